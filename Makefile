@@ -1,0 +1,34 @@
+# The README's commands. `make test` and `make demo` take a fresh machine all the way (they run `install` first).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.aihwkit-sc-installed
+PYTEST_ARGS ?=
+
+.PHONY: install reinstall demo test test-fast bench lint
+
+install: $(STAMP)
+
+# Re-run the (idempotent) installer only when what it installs from has changed.
+$(STAMP): pyproject.toml constraints.txt scripts/install.sh
+	VENV=$(VENV) bash scripts/install.sh
+	@touch $@
+
+reinstall:
+	rm -f $(STAMP)
+	$(MAKE) install
+
+demo: install
+	$(VENV)/bin/aihwkit-sc doctor
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check aihwkit_sc tests benchmarks examples plugins
+	$(VENV)/bin/mypy

@@ -1,0 +1,56 @@
+"""The ``aihwkit-sc`` command line. One module per command group; each is imported only when its command runs,
+so ``aihwkit-sc --help`` loads neither torch nor aihwkit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from aihwkit_sc._version import __version__
+
+# command name -> "module:attribute", imported on first use
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands live in modules imported only when invoked (click's documented pattern)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            target, _ = self.lazy[cmd_name]
+            module_name, attr = target.split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{target} is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List lazy commands with their short help without importing them."""
+        rows = [(name, help_) for name, (_, help_) in sorted(self.lazy.items())]
+        rows += [
+            (name, cmd.get_short_help_str())
+            for name in super().list_commands(ctx)
+            if (cmd := super().get_command(ctx, name)) is not None and name not in self.lazy
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="aihwkit-sc", message="%(prog)s %(version)s")
+def main() -> None:
+    """aihwkit-sc: super-convergence (one-cycle LR) for analog in-memory training with IBM aihwkit."""

