@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from aihwkit_sc._version import __version__
+from aihwkit_sc.hookspecs import hookimpl
 
 # public name -> module that defines it (loaded on first access)
 _LAZY = {
@@ -17,12 +18,19 @@ _LAZY = {
     "check_aihwkit": "aihwkit_sc.abi",
     "ensure_aihwkit": "aihwkit_sc.abi",
     "doctor_report": "aihwkit_sc.doctor",
+    "Preset": "aihwkit_sc.presets",
+    "Registry": "aihwkit_sc.registry",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+# public submodules, imported on first attribute access (``from aihwkit_sc import presets`` also works directly)
+_SUBMODULES = ("presets", "plugins", "registry")
+
+__all__ = ["__version__", "hookimpl", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"aihwkit_sc.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'aihwkit_sc' has no attribute {name!r}")

@@ -50,6 +50,7 @@ def doctor_report() -> dict[str, Any]:
     if report["torch"] is not None:
         import torch
 
+        report["torch"] = torch.__version__  # with the build tag, e.g. 2.14.1+cu130
         report["torch_threads"] = torch.get_num_threads()
         report["torch_cuda"] = torch.cuda.is_available()
     else:

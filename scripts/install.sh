@@ -45,6 +45,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY=$VENV/bin/python
+export PATH="$VENV/bin:$PATH"  # the aihwkit build calls tools (stubgen, cmake, ninja) by name
 PIP=("$PY" -m pip --disable-pip-version-check --quiet)
 if ! "$PY" - "$CONSTRAINTS" <<'PYEOF' 2>/dev/null
 import sys, importlib.metadata as md
@@ -98,7 +99,11 @@ if ! aihwkit_ok; then
                        "delete $WHEEL_DIR and re-run 'make install'." >&2; exit 1; }
 fi
 
-# 4. aihwkit-sc, editable, with dev extra ------------------------------------------------------------------------
+# 4. aihwkit-sc, editable, with dev extra, and the example plugins ------------------------------------------------------------------------
 say "installing aihwkit-sc (editable, dev extra)"
 "${PIP[@]}" install -c "$CONSTRAINTS" -e "$ROOT[dev]"
+# The example third-party plugins, so the real entry-point path is tested (see plugins/README.md).
+for plugin in "$ROOT"/plugins/*/pyproject.toml; do
+  [ -e "$plugin" ] && "${PIP[@]}" install --no-deps -e "$(dirname "$plugin")"
+done
 say "done: $("$PY" -c 'import aihwkit, torch; print(f"aihwkit {aihwkit.__version__}, torch {torch.__version__}")')"

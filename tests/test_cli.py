@@ -79,3 +79,48 @@ def test_console_script_is_installed() -> None:
     assert out.strip() == f"aihwkit-sc {__version__}"
     help_out = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, check=True).stdout
     assert "Usage: aihwkit-sc" in help_out
+
+
+def test_presets_list_json() -> None:
+    result = CliRunner().invoke(main, ["presets", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["gokmen-vlasov"]["aliases"] == ["gv"] and rows["gokmen-vlasov"]["kind"] == "pulsed"
+    assert rows["pytorch"]["kind"] == "digital" and rows["semi-ideal"]["aliases"] == ["si"]
+    assert rows["example-soft-bounds"]["plugin"] == "example_device"
+    assert len(rows) >= 59
+
+
+def test_presets_list_filters() -> None:
+    result = CliRunner().invoke(main, ["presets", "list", "-i", "tiki-taka-*", "-e", "*reram*", "--kind", "transfer"])
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert names == ["tiki-taka-capacitor", "tiki-taka-ecram", "tiki-taka-ecram-mo", "tiki-taka-idealized"]
+
+
+def test_presets_show() -> None:
+    result = CliRunner().invoke(main, ["presets", "show", "si", "--json"])
+    assert result.exit_code == 0
+    info = json.loads(result.output)
+    assert info["name"] == "semi-ideal" and info["devices"][0]["cycle_to_cycle"]["dw_min_std"] == 0.0
+    text = CliRunner().invoke(main, ["presets", "show", "gv"])
+    assert "states: 1250.0" in text.output and "dw_min_std: 0.3" in text.output
+
+
+def test_presets_show_unknown_is_one_line() -> None:
+    result = CliRunner().invoke(main, ["presets", "show", "gokmen"])
+    assert result.exit_code == 2
+    assert "Error: unknown preset 'gokmen': did you mean 'gokmen-vlasov'?" in result.output
+
+
+def test_plugins_list() -> None:
+    result = CliRunner().invoke(main, ["plugins", "list", "--json"])
+    assert result.exit_code == 0
+    infos = {i["name"]: i for i in json.loads(result.output)}
+    builtin = infos["aihwkit_sc.default_plugins.presets"]
+    assert builtin["builtin"] is True and "gokmen-vlasov" in builtin["registered"]["preset"]
+    example = infos["example_device"]
+    assert example["distribution"] == "aihwkit-sc-example-device" and example["version"] == "0.1.0"
+    assert example["registered"]["preset"] == ["example-soft-bounds"] and example["errors"] == []
+    text = CliRunner().invoke(main, ["plugins", "list"]).output
+    assert "example_device  [aihwkit-sc-example-device 0.1.0]  hooks: register_presets" in text

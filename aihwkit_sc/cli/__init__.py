@@ -14,6 +14,8 @@ from aihwkit_sc._version import __version__
 # command name -> "module:attribute", imported on first use
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
+    "plugins": ("aihwkit_sc.cli.plugins:plugins", "Installed plugins (built-in and third-party)."),
+    "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
 }
 
 
@@ -24,7 +26,13 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 
+    def _add_plugin_commands(self) -> None:
+        from aihwkit_sc.plugins import get_host
+
+        get_host().add_commands(self)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -35,10 +43,12 @@ class LazyGroup(click.Group):
             if not isinstance(command, click.Command):
                 raise TypeError(f"{target} is not a click command")
             return command
+        self._add_plugin_commands()
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List lazy commands with their short help without importing them."""
+        self._add_plugin_commands()
         rows = [(name, help_) for name, (_, help_) in sorted(self.lazy.items())]
         rows += [
             (name, cmd.get_short_help_str())

@@ -1,0 +1,69 @@
+"""``aihwkit-sc presets list|show``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def presets() -> None:
+    """Named device presets (pytorch, semi-ideal, gokmen-vlasov, aihwkit's, plugins')."""
+
+
+@presets.command("list")
+@click.option("--include", "-i", multiple=True, help="fnmatch pattern on names/aliases (repeatable).")
+@click.option("--exclude", "-e", multiple=True, help="fnmatch pattern to leave out (repeatable).")
+@click.option("--kind", type=click.Choice(["digital", "pulsed", "compound", "transfer", "mixed-precision",
+                                           "inference"]), help="Only presets of this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(include: tuple[str, ...], exclude: tuple[str, ...], kind: str | None, as_json: bool) -> None:
+    """List presets: name, aliases, kind, plugin and description."""
+    from aihwkit_sc import presets as lib
+
+    rows = [
+        {"name": p.name, "aliases": list(p.aliases), "kind": p.kind, "plugin": p.plugin,
+         "description": p.description}
+        for p in lib.all_presets(include or None, exclude or None)
+        if kind is None or p.kind == kind
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        aliases = f" ({', '.join(r['aliases'])})" if r["aliases"] else ""
+        click.echo(f"{r['name']:<{width}}  {r['kind']:<15}  {r['description']}{aliases}")
+
+
+@presets.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(name: str, as_json: bool) -> None:
+    """Show the device numbers of preset NAME (NAME:no-c2c for its cycle-to-cycle-free variant)."""
+    from aihwkit_sc import presets as lib
+
+    try:
+        info = lib.describe(name)
+    except ValueError as exc:  # unknown names, bad modifiers: one line, exit 2
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    _print_tree(info)
+
+
+def _print_tree(value: object, indent: int = 0) -> None:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if isinstance(sub, dict | list) and sub:
+                click.echo(f"{pad}{key}:")
+                _print_tree(sub, indent + 1)
+            else:
+                click.echo(f"{pad}{key}: {sub}")
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            click.echo(f"{pad}[{i}]")
+            _print_tree(sub, indent + 1)

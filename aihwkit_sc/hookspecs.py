@@ -1,0 +1,87 @@
+"""Hook specifications: how plugins add presets, schedules, models, datasets and CLI commands.
+
+Every hook hands the plugin a ``register`` callback (the host owns the registries; a plugin only declares), in the
+style of simonw/llm. A plugin module implements any subset::
+
+    from aihwkit_sc import hookimpl
+
+    @hookimpl
+    def register_presets(register):
+        register("my-device", my_rpu_config_factory, aliases=["md"], description="...")
+
+and is found through an entry point in the group ``aihwkit_sc``::
+
+    [project.entry-points.aihwkit_sc]
+    my_device = "my_package.plugin"
+
+Built-in presets, schedules, models and datasets are registered through these same hooks
+(see :data:`aihwkit_sc.plugins.DEFAULT_PLUGINS`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+PROJECT = "aihwkit_sc"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Register(Protocol):
+    """The callback a ``register_*`` hook receives."""
+
+    def __call__(
+        self, name: str, obj: Any, *, aliases: list[str] | tuple[str, ...] = (), description: str = ""
+    ) -> None: ...
+
+
+@hookspec
+def register_presets(register: Register) -> None:
+    """Register named device presets.
+
+    :param register: ``register(name, config, *, aliases=(), description="")`` where ``config`` is a callable
+        returning a fresh aihwkit RPU configuration (an RPU config class works), an RPU configuration instance
+        (copied on every use), a :class:`aihwkit_sc.presets.Preset`, or ``None`` for a plain digital preset.
+        Names are kebab-case; a name or alias already taken is reported and skipped.
+    """
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register named learning-rate schedules.
+
+    :param register: ``register(name, factory, *, aliases=(), description="")`` where ``factory`` builds a
+        ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options.
+    """
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model builders.
+
+    :param register: ``register(name, builder, *, aliases=(), description="")`` where ``builder`` is a callable
+        taking keyword arguments (``num_classes`` and the model's options) and returning a digital ``torch.nn.Module``.
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets.
+
+    :param register: ``register(name, loader, *, aliases=(), description="")`` where ``loader`` returns the train
+        and test ``torch.utils.data.Dataset`` for keyword options such as ``root``.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``aihwkit-sc`` command line.
+
+    :param cli: the root click group; add sub-commands with ``@cli.command()`` or ``cli.add_command(...)``.
+        Keep heavy imports inside the command functions so ``aihwkit-sc --help`` stays fast.
+    """

@@ -1,0 +1,197 @@
+"""The plugin manager: built-in plugins plus entry points of group ``aihwkit_sc``, loaded once, lazily.
+
+Environment variable :data:`ENV_VAR` (``AIHWKIT_SC_LOAD_PLUGINS``) restricts entry-point loading: unset loads every
+installed plugin, an empty value loads none, and a comma-separated list loads only the entry points or
+distributions named. Built-in plugins always load.
+
+A plugin that fails to import, implements a misspelled hook, raises while registering, or registers a name that is
+already taken is reported by name (a :class:`PluginWarning` and :func:`errors`), and every other plugin still loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from aihwkit_sc import hookspecs
+from aihwkit_sc.registry import DuplicateNameError, Registry
+
+if TYPE_CHECKING:
+    import click
+
+ENV_VAR = "AIHWKIT_SC_LOAD_PLUGINS"
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+
+# Built-ins, registered through the same hooks as third-party plugins.
+DEFAULT_PLUGINS: tuple[str, ...] = ("aihwkit_sc.default_plugins.presets",)
+
+# registry kind -> the hook that fills it
+KINDS: dict[str, str] = {
+    "preset": "register_presets",
+    "schedule": "register_schedules",
+    "model": "register_models",
+    "dataset": "register_datasets",
+}
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded or could not register something; the others still work."""
+
+
+@dataclass
+class PluginInfo:
+    """What ``aihwkit-sc plugins list`` shows for one plugin."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    hooks: list[str]
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class PluginHost:
+    """Owns one pluggy ``PluginManager`` and the registries its hooks fill (each built on first use)."""
+
+    def __init__(self, *, load_entrypoints: bool | None = None, defaults: tuple[str, ...] = DEFAULT_PLUGINS) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._registries: dict[str, Registry[Any]] = {}
+        self._info: dict[str, PluginInfo] = {}
+        self._commands_added: set[int] = set()
+        for module_name in defaults:
+            self.add_plugin(importlib.import_module(module_name), module_name, builtin=True)
+        if load_entrypoints is None or load_entrypoints:
+            self._load_entrypoints(os.environ.get(ENV_VAR) if load_entrypoints is None else None)
+
+    # -- loading ---------------------------------------------------------------------------------------------
+    def add_plugin(
+        self,
+        plugin: ModuleType | object,
+        name: str,
+        *,
+        builtin: bool = False,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> bool:
+        """Register one plugin object; a misspelled hook is reported and the plugin dropped. Returns success."""
+        info = PluginInfo(name, distribution, version, builtin, hooks=[])
+        self._info[name] = info
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            self._report(info, f"not loaded: {exc}")
+            return False
+        except ValueError as exc:  # pluggy: name or object already registered
+            self._report(info, f"not loaded: {exc}")
+            return False
+        info.hooks = sorted(impl_hook for impl_hook in self._hooks_of(name))
+        return True
+
+    def _hooks_of(self, name: str) -> list[str]:
+        plugin = self.pm.get_plugin(name)
+        return [caller.name for caller in (self.pm.get_hookcallers(plugin) or [])]
+
+    def _load_entrypoints(self, only: str | None) -> None:
+        wanted = None if only is None else {part.strip() for part in only.split(",") if part.strip()}
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.metadata["Name"] if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if wanted is not None and ep.name not in wanted and dist not in wanted:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                info = PluginInfo(ep.name, dist, version, False, hooks=[])
+                self._info[ep.name] = info
+                self._report(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+                continue
+            self.add_plugin(plugin, ep.name, distribution=dist, version=version)
+
+    def _report(self, info: PluginInfo, message: str) -> None:
+        info.errors.append(message)
+        warnings.warn(f"aihwkit-sc plugin {info.name!r}: {message}", PluginWarning, stacklevel=3)
+
+    # -- registries ------------------------------------------------------------------------------------------
+    def registry(self, kind: str) -> Registry[Any]:
+        """The registry of ``kind`` ("preset", "schedule", "model", "dataset"), filled by the hooks on first use."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown registry kind {kind!r}: choose one of {', '.join(KINDS)}")
+        if kind not in self._registries:
+            registry: Registry[Any] = Registry(kind)
+            self._registries[kind] = registry
+            self._fill(registry, KINDS[kind])
+        return self._registries[kind]
+
+    def _fill(self, registry: Registry[Any], hook_name: str) -> None:
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():  # registration order: built-ins first
+            info = self._info[impl.plugin_name]
+            names = info.registered.setdefault(registry.kind, [])
+            try:
+                impl.function(register=self._register_callback(registry, info, names))
+            except Exception as exc:
+                self._report(info, f"raised while registering {registry.kind}s: {type(exc).__name__}: {exc}")
+
+    def _register_callback(self, registry: Registry[Any], info: PluginInfo, names: list[str]) -> Callable[..., None]:
+        def register(name: str, obj: Any, *, aliases: Any = (), description: str = "", **extra: Any) -> None:
+            try:
+                registry.register(name, obj, aliases=aliases, description=description, plugin=info.name, **extra)
+            except DuplicateNameError as exc:
+                self._report(info, str(exc))
+            else:
+                names.append(name)
+
+        return register
+
+    def add_commands(self, cli: click.Group) -> None:
+        """Let plugins add CLI commands to ``cli`` (once per group)."""
+        if id(cli) in self._commands_added:
+            return
+        self._commands_added.add(id(cli))
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                self._report(self._info[impl.plugin_name], f"raised in register_commands: {type(exc).__name__}: {exc}")
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin seen (loaded or failed), built-ins first. Fills all registries to say what each added."""
+        for kind in KINDS:
+            self.registry(kind)
+        return sorted(self._info.values(), key=lambda i: (not i.builtin, i.name))
+
+
+_host: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, created (and entry points loaded) on first call."""
+    global _host
+    if _host is None:
+        _host = PluginHost()
+    return _host
+
+
+def set_host(host: PluginHost | None) -> PluginHost | None:
+    """Replace the process-wide host (tests use a fresh one); returns the previous one."""
+    global _host
+    previous, _host = _host, host
+    return previous
+
+
+def registry(kind: str) -> Registry[Any]:
+    """Shortcut for ``get_host().registry(kind)``."""
+    return get_host().registry(kind)

@@ -1,0 +1,245 @@
+"""Named device presets: ``pytorch`` (digital), ``semi-ideal``, ``gokmen-vlasov`` and every aihwkit preset.
+
+>>> from aihwkit_sc import presets
+>>> presets.get("gv").rpu_config()            # a fresh aihwkit GokmenVlasovPreset each call
+>>> presets.get("reram-es:no-c2c")            # any pulsed preset without cycle-to-cycle variation
+>>> presets.describe("semi-ideal")            # dw_min, states, spreads, I/O resolution and noise
+
+Presets come from plugins (:func:`aihwkit_sc.hookspecs.register_presets`); the built-ins are registered by
+:mod:`aihwkit_sc.default_plugins.presets` through that same hook.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+from aihwkit_sc.abi import ensure_aihwkit
+from aihwkit_sc.plugins import registry
+
+NO_C2C_SUFFIX = ":no-c2c"
+# Device fields that are cycle-to-cycle (per-pulse) variation in aihwkit 1.2.0's pulsed devices. ExpStepDevice's
+# dw_min_std_add / dw_min_std_slope only scale dw_min_std, so zeroing dw_min_std removes that noise too.
+# Device-to-device fields (*_dtod, reference_std) are sampled once per tile and are kept.
+CYCLE_TO_CYCLE_FIELDS = ("dw_min_std", "write_noise_std")
+
+KINDS = ("digital", "pulsed", "compound", "transfer", "mixed-precision", "inference")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named device configuration.
+
+    Args:
+        name: canonical kebab-case name.
+        factory: returns a fresh aihwkit RPU configuration; ``None`` for plain digital torch layers.
+        description: one line for listings.
+        aliases: other accepted names.
+        cycle_to_cycle: ``False`` strips cycle-to-cycle variation (:data:`CYCLE_TO_CYCLE_FIELDS`) from every pulsed
+            device of the configuration, keeping device-to-device variation: semi-ideal is Gokmen-Vlasov so.
+        plugin: the plugin that registered it.
+    """
+
+    name: str
+    factory: Callable[[], Any] | None
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    cycle_to_cycle: bool = True
+    plugin: str = "?"
+    _kind: list[str] = field(default_factory=list, repr=False, compare=False)  # memo for `kind`
+
+    @property
+    def digital(self) -> bool:
+        """True for plain torch layers (no aihwkit tiles at all)."""
+        return self.factory is None
+
+    def rpu_config(self) -> Any:
+        """A fresh aihwkit RPU configuration (``None`` for a digital preset); changing it never changes the next."""
+        if self.factory is None:
+            return None
+        ensure_aihwkit()
+        config = self.factory()
+        if not is_dataclass(config) or not hasattr(config, "device"):
+            raise TypeError(
+                f"preset {self.name!r} (plugin {self.plugin!r}) built {type(config).__name__}, "
+                "not an aihwkit RPU configuration"
+            )
+        return config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+
+    @property
+    def kind(self) -> str:
+        """One of :data:`KINDS`: how the preset's weights learn."""
+        if not self._kind:
+            self._kind.append(config_kind(self.rpu_config()))
+        return self._kind[0]
+
+    def without_cycle_to_cycle(self) -> Preset:
+        """This preset with cycle-to-cycle variation removed (as semi-ideal is of Gokmen-Vlasov)."""
+        if self.digital or not any(True for _ in pulsed_devices(self.rpu_config())):
+            raise ValueError(
+                f"preset {self.name!r} has no pulsed devices: '{NO_C2C_SUFFIX}' applies to pulsed presets "
+                "such as 'gokmen-vlasov' or 'reram-es'"
+            )
+        if not self.cycle_to_cycle:
+            return self
+        return Preset(self.name + NO_C2C_SUFFIX, self.factory, self.description + " (no cycle-to-cycle variation)",
+                      (), False, self.plugin)
+
+
+# -- aihwkit configuration helpers -----------------------------------------------------------------------------
+def pulsed_devices(config_or_device: Any) -> Iterator[Any]:
+    """Every pulsed device of an RPU configuration (or device), walking unit cells and mixed-precision compounds."""
+    from aihwkit.simulator.configs.compounds import DigitalRankUpdateCell, UnitCell
+    from aihwkit.simulator.configs.devices import PulsedDevice
+
+    device = getattr(config_or_device, "device", config_or_device)
+    if isinstance(device, PulsedDevice):
+        yield device
+    elif isinstance(device, UnitCell):
+        for sub in device.unit_cell_devices:
+            yield from pulsed_devices(sub)
+    elif isinstance(device, DigitalRankUpdateCell):
+        yield from pulsed_devices(device.device)
+
+
+def remove_cycle_to_cycle(config: Any) -> Any:
+    """A deep copy of ``config`` with every pulsed device's cycle-to-cycle fields set to 0."""
+    config = copy.deepcopy(config)
+    for device in pulsed_devices(config):
+        for name in CYCLE_TO_CYCLE_FIELDS:
+            if hasattr(device, name):
+                setattr(device, name, 0.0)
+    return config
+
+
+def config_kind(config: Any) -> str:
+    """Classify an RPU configuration (``None`` is digital)."""
+    if config is None:
+        return "digital"
+    from aihwkit.simulator.configs import (
+        DigitalRankUpdateRPUConfig,
+        InferenceRPUConfig,
+        SingleRPUConfig,
+        TorchInferenceRPUConfig,
+        UnitCellRPUConfig,
+    )
+    from aihwkit.simulator.configs.compounds import TransferCompound
+
+    if isinstance(config, InferenceRPUConfig | TorchInferenceRPUConfig):
+        return "inference"
+    if isinstance(config, DigitalRankUpdateRPUConfig):
+        return "mixed-precision"
+    if isinstance(config, UnitCellRPUConfig):
+        return "transfer" if isinstance(config.device, TransferCompound) else "compound"
+    if isinstance(config, SingleRPUConfig):
+        return "pulsed"
+    return type(config).__name__
+
+
+def as_preset(name: str, obj: Any, *, aliases: Iterable[str] = (), description: str = "", plugin: str = "?") -> Preset:
+    """Turn what a plugin registered (None, a factory or class, an RPU config instance, or a Preset) into a Preset."""
+    if isinstance(obj, Preset):
+        return replace(obj, name=name, aliases=tuple(aliases) or obj.aliases,
+                       description=description or obj.description, plugin=plugin, _kind=[])
+    if obj is None:
+        factory = None
+    elif callable(obj):
+        factory = obj
+    elif is_dataclass(obj) and hasattr(obj, "device"):
+        template = copy.deepcopy(obj)
+        factory = lambda: copy.deepcopy(template)  # noqa: E731
+    else:
+        raise TypeError(f"preset {name!r}: expected None, an RPU config factory or instance, got {type(obj).__name__}")
+    if not description and isinstance(obj, type):
+        description = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+    return Preset(name, factory, description, tuple(aliases), True, plugin)
+
+
+# -- public API ------------------------------------------------------------------------------------------------
+def get(name: str) -> Preset:
+    """The preset named ``name`` (or an alias); ``NAME:no-c2c`` gives its cycle-to-cycle-free variant."""
+    if isinstance(name, Preset):
+        return name
+    base, _, modifier = name.partition(":")
+    if modifier and ":" + modifier != NO_C2C_SUFFIX:
+        raise ValueError(f"unknown preset modifier {':' + modifier!r} in {name!r}: the only one is '{NO_C2C_SUFFIX}'")
+    entry = registry("preset").entry(base)
+    preset = as_preset(entry.name, entry.obj, aliases=entry.aliases, description=entry.description,
+                       plugin=entry.plugin)
+    return preset.without_cycle_to_cycle() if modifier else preset
+
+
+def names(include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> list[str]:
+    """Sorted canonical preset names, optionally filtered by fnmatch patterns on names and aliases."""
+    return registry("preset").names(include, exclude)
+
+
+def all_presets(include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> list[Preset]:
+    """Every registered preset (sorted by name)."""
+    return [get(n) for n in names(include, exclude)]
+
+
+def _bits(resolution: float) -> float | None:
+    """aihwkit's ``*_res``: <=0 is unlimited, <=1 a step size (1/(2**bits-2)), >1 a number of steps."""
+    if resolution <= 0:
+        return None
+    steps = 1.0 / resolution if resolution <= 1 else resolution
+    return round(math.log2(steps + 2), 2)
+
+
+def _device_summary(device: Any) -> dict[str, Any]:
+    values = {f.name: getattr(device, f.name) for f in fields(device)}
+    w_min, w_max, dw_min = values.get("w_min"), values.get("w_max"), values.get("dw_min")
+    states = None
+    if w_min is not None and w_max is not None and dw_min:  # SoftBoundsPmaxDevice derives these from p_max
+        states = round((w_max - w_min) / dw_min, 1)
+    out: dict[str, Any] = {"model": type(device).__name__, "dw_min": dw_min, "states": states,
+                           "w_min": w_min, "w_max": w_max}
+    out["cycle_to_cycle"] = {k: values[k] for k in (*CYCLE_TO_CYCLE_FIELDS, "dw_min_std_add", "dw_min_std_slope")
+                             if k in values}
+    out["device_to_device"] = {k: v for k, v in values.items() if k.endswith("_dtod") or k == "reference_std"}
+    out["up_down"] = values.get("up_down")
+    return out
+
+
+def _io_summary(io: Any) -> dict[str, Any]:
+    return {
+        "is_perfect": io.is_perfect,
+        "inp_res": io.inp_res, "inp_bits": _bits(io.inp_res), "inp_noise": io.inp_noise, "inp_bound": io.inp_bound,
+        "out_res": io.out_res, "out_bits": _bits(io.out_res), "out_noise": io.out_noise, "out_bound": io.out_bound,
+        "w_noise": io.w_noise, "w_noise_type": str(getattr(io.w_noise_type, "value", io.w_noise_type)),
+    }
+
+
+def describe(name: str) -> dict[str, Any]:
+    """The numbers a device researcher looks at, as a JSON-ready dict."""
+    preset = get(name)
+    info: dict[str, Any] = {"name": preset.name, "aliases": list(preset.aliases), "description": preset.description,
+                            "plugin": preset.plugin, "kind": preset.kind}
+    config = preset.rpu_config()
+    if config is None:
+        info["rpu_config"] = None
+        return info
+    info["rpu_config"] = type(config).__name__
+    info["device"] = type(config.device).__name__
+    info["devices"] = [_device_summary(d) for d in pulsed_devices(config)]
+    for attr in ("forward", "backward"):
+        if hasattr(config, attr):
+            info[attr] = _io_summary(getattr(config, attr))
+    update = getattr(config, "update", None)
+    if update is not None:
+        info["update"] = {
+            "desired_bl": update.desired_bl,
+            "pulse_type": str(getattr(update.pulse_type, "value", update.pulse_type)),
+            "update_management": update.update_management,
+            "update_bl_management": update.update_bl_management,
+        }
+    transfer = {k: getattr(config.device, k) for k in ("fast_lr", "transfer_lr", "scale_fast_lr",
+                                                       "scale_transfer_lr", "transfer_every", "units_in_mbatch")
+                if hasattr(config.device, k)}
+    if transfer:
+        info["transfer"] = transfer
+    return info

@@ -1,0 +1,31 @@
+"""An example device plugin for aihwkit-sc.
+
+A device researcher's package: it registers one preset, ``example-soft-bounds`` (alias ``esb``), a soft-bounds
+device with about 500 states and some cycle-to-cycle noise. Once installed (``pip install -e .``) it appears in
+``aihwkit-sc presets list``, in ``aihwkit-sc plugins list`` and in ``aihwkit_sc.presets.get("esb")``.
+Nothing heavy is imported at module import: aihwkit loads only when the preset is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aihwkit_sc import hookimpl
+
+
+def soft_bounds_config() -> Any:
+    """A fresh RPU configuration: SoftBoundsDevice, dw_min 0.004 over [-1, 1] (500 states)."""
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.configs.devices import SoftBoundsDevice
+    from aihwkit.simulator.presets.utils import PresetIOParameters, PresetUpdateParameters
+
+    device = SoftBoundsDevice(dw_min=0.004, dw_min_std=0.2, dw_min_dtod=0.1, w_min=-1.0, w_max=1.0,
+                              w_min_dtod=0.1, w_max_dtod=0.1, up_down_dtod=0.02, write_noise_std=0.5)
+    return SingleRPUConfig(device=device, forward=PresetIOParameters(), backward=PresetIOParameters(),
+                           update=PresetUpdateParameters())
+
+
+@hookimpl
+def register_presets(register: Any) -> None:
+    register("example-soft-bounds", soft_bounds_config, aliases=["esb"],
+             description="example plugin: soft-bounds device, 500 states, write noise")

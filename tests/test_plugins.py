@@ -1,0 +1,148 @@
+"""The pluggy plugin manager: hooks, built-ins through the same hooks, isolation of broken plugins, entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import click
+import pytest
+
+from aihwkit_sc import hookimpl, hookspecs, plugins
+
+
+class GoodPlugin:
+    @hookimpl
+    def register_presets(self, register: Any) -> None:
+        register("good-device", None, aliases=["gd"], description="a test device")
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        @cli.command("hello-plugin")
+        def hello() -> None:
+            click.echo("hello from a plugin")
+
+
+class RaisingPlugin:
+    @hookimpl
+    def register_presets(self, register: Any) -> None:
+        register("raising-first", None)
+        raise RuntimeError("boom")
+
+
+class DuplicatePlugin:
+    @hookimpl
+    def register_presets(self, register: Any) -> None:
+        register("gokmen-vlasov", None)  # taken by the built-ins
+        register("dup-fresh", None)
+
+
+class MisspelledPlugin:
+    @hookimpl
+    def register_preset(self, register: Any) -> None:  # missing "s"
+        register("never", None)
+
+
+def test_builtins_are_registered_through_the_hooks(fresh_host: plugins.PluginHost) -> None:
+    impls = fresh_host.pm.hook.register_presets.get_hookimpls()
+    assert [impl.plugin_name for impl in impls] == list(plugins.DEFAULT_PLUGINS)
+    reg = fresh_host.registry("preset")
+    assert reg.entry("gokmen-vlasov").plugin == "aihwkit_sc.default_plugins.presets"
+
+
+def test_hooks_are_documented_with_parameters() -> None:
+    for name in ("register_presets", "register_schedules", "register_models", "register_datasets",
+                 "register_commands"):
+        doc = getattr(hookspecs, name).__doc__
+        assert doc and ":param " in doc, name
+
+
+def test_third_party_plugin_adds_presets_and_commands(fresh_host: plugins.PluginHost) -> None:
+    assert fresh_host.add_plugin(GoodPlugin(), "good")
+    reg = fresh_host.registry("preset")
+    assert reg.get("gd") is None and reg.entry("good-device").plugin == "good"
+    cli = click.Group("t")
+    fresh_host.add_commands(cli)
+    fresh_host.add_commands(cli)  # once only
+    assert list(cli.commands) == ["hello-plugin"]
+    info = {i.name: i for i in fresh_host.plugins()}["good"]
+    assert info.hooks == ["register_commands", "register_presets"]
+    assert info.registered["preset"] == ["good-device"]
+
+
+def test_raising_plugin_is_reported_and_others_still_load(fresh_host: plugins.PluginHost) -> None:
+    fresh_host.add_plugin(RaisingPlugin(), "raiser")
+    fresh_host.add_plugin(GoodPlugin(), "good")
+    with pytest.warns(plugins.PluginWarning, match=r"plugin 'raiser': raised while registering presets: .*boom"):
+        reg = fresh_host.registry("preset")
+    assert "good-device" in reg and "gokmen-vlasov" in reg
+    assert "raising-first" in reg  # what it registered before raising is kept
+    errors = {i.name: i.errors for i in fresh_host.plugins()}
+    assert errors["good"] == [] and "boom" in errors["raiser"][0]
+
+
+def test_duplicate_name_is_reported_and_rest_registered(fresh_host: plugins.PluginHost) -> None:
+    fresh_host.add_plugin(DuplicatePlugin(), "dup")
+    with pytest.warns(plugins.PluginWarning, match="plugin 'dup': preset name 'gokmen-vlasov' is already registered"):
+        reg = fresh_host.registry("preset")
+    assert reg.entry("gokmen-vlasov").plugin == "aihwkit_sc.default_plugins.presets"
+    assert reg.entry("dup-fresh").plugin == "dup"
+
+
+def test_misspelled_hook_is_reported_and_plugin_dropped(fresh_host: plugins.PluginHost) -> None:
+    with pytest.warns(plugins.PluginWarning, match=r"plugin 'typo': not loaded: .*register_preset"):
+        assert not fresh_host.add_plugin(MisspelledPlugin(), "typo")
+    assert not fresh_host.pm.has_plugin("typo")
+    fresh_host.add_plugin(GoodPlugin(), "good")  # the manager still works
+    assert "good-device" in fresh_host.registry("preset")
+
+
+def test_unknown_registry_kind(fresh_host: plugins.PluginHost) -> None:
+    with pytest.raises(ValueError, match="unknown registry kind 'presets': choose one of preset, schedule"):
+        fresh_host.registry("presets")
+
+
+def _run(code: str, env_value: str | None) -> Any:
+    env = dict(os.environ)
+    env.pop(plugins.ENV_VAR, None)
+    if env_value is not None:
+        env[plugins.ENV_VAR] = env_value
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout)
+
+
+LIST_PLUGINS = (
+    "import json; from aihwkit_sc.plugins import get_host\n"
+    "print(json.dumps([[i.name, i.distribution, i.builtin] for i in get_host().plugins()]))"
+)
+
+
+def test_real_entry_point_plugin_loads_lazily_with_its_distribution() -> None:
+    """The example plugin in plugins/ is pip-installed by `make install`; it comes in through its entry point."""
+    eps = {ep.name for ep in md.entry_points(group=plugins.ENTRY_POINT_GROUP)}
+    assert "example_device" in eps
+    rows = _run(LIST_PLUGINS, None)
+    assert ["example_device", "aihwkit-sc-example-device", False] in rows
+    code = "import sys, aihwkit_sc.plugins; print(int('aihwkit_sc_example_device' in sys.modules))"
+    assert _run(code, None) == 0  # importing the plugin machinery loads nothing
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", False), ("example_device", True),
+                                                  ("aihwkit-sc-example-device", True), ("other", False)])
+def test_environment_variable_limits_entry_points(value: str, expected: bool) -> None:
+    names = [row[0] for row in _run(LIST_PLUGINS, value)]
+    assert ("example_device" in names) is expected
+    assert "aihwkit_sc.default_plugins.presets" in names
+
+
+def test_no_warnings_with_the_installed_plugins() -> None:
+    host = plugins.PluginHost()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        infos = host.plugins()
+    assert all(not i.errors for i in infos)
