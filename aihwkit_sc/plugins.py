@@ -31,7 +31,10 @@ ENV_VAR = "AIHWKIT_SC_LOAD_PLUGINS"
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 
 # Built-ins, registered through the same hooks as third-party plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ("aihwkit_sc.default_plugins.presets",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "aihwkit_sc.default_plugins.presets",
+    "aihwkit_sc.default_plugins.schedules",
+)
 
 # registry kind -> the hook that fills it
 KINDS: dict[str, str] = {

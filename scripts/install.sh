@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${VENV:-$ROOT/.venv}
+case $VENV in /*) ;; *) VENV=$ROOT/$VENV ;; esac  # absolute: the aihwkit build runs tools from other directories
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=$ROOT/constraints.txt
 CACHE=${AIHWKIT_SC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aihwkit-sc/wheels}

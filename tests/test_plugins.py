@@ -49,8 +49,10 @@ class MisspelledPlugin:
 
 
 def test_builtins_are_registered_through_the_hooks(fresh_host: plugins.PluginHost) -> None:
-    impls = fresh_host.pm.hook.register_presets.get_hookimpls()
-    assert [impl.plugin_name for impl in impls] == list(plugins.DEFAULT_PLUGINS)
+    for hook, plugin in (("register_presets", "presets"), ("register_schedules", "schedules")):
+        impls = getattr(fresh_host.pm.hook, hook).get_hookimpls()
+        assert [impl.plugin_name for impl in impls] == [f"aihwkit_sc.default_plugins.{plugin}"]
+    assert set(plugins.DEFAULT_PLUGINS) == {i.name for i in fresh_host.plugins() if i.builtin}
     reg = fresh_host.registry("preset")
     assert reg.entry("gokmen-vlasov").plugin == "aihwkit_sc.default_plugins.presets"
 

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
     "plugins": ("aihwkit_sc.cli.plugins:plugins", "Installed plugins (built-in and third-party)."),
     "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
+    "schedules": ("aihwkit_sc.cli.schedules:schedules", "Learning-rate schedules: list, plot."),
 }
 
 

@@ -1,7 +1,9 @@
 """An example device plugin for aihwkit-sc.
 
 A device researcher's package: it registers one preset, ``example-soft-bounds`` (alias ``esb``), a soft-bounds
-device with about 500 states and some cycle-to-cycle noise. Once installed (``pip install -e .``) it appears in
+device with about 500 states and some cycle-to-cycle noise, and one schedule, ``linear-warmup`` (LR rising linearly
+over ``warmup`` epochs, then constant), which keeps analog tiles in sync through aihwkit-sc's ``TileSyncMixin``.
+Once installed (``pip install -e .``) it appears in
 ``aihwkit-sc presets list``, in ``aihwkit-sc plugins list`` and in ``aihwkit_sc.presets.get("esb")``.
 Nothing heavy is imported at module import: aihwkit loads only when the preset is built.
 """
@@ -29,3 +31,21 @@ def soft_bounds_config() -> Any:
 def register_presets(register: Any) -> None:
     register("example-soft-bounds", soft_bounds_config, aliases=["esb"],
              description="example plugin: soft-bounds device, 500 states, write noise")
+
+
+def linear_warmup(optimizer: Any, *, steps_per_epoch: int, epochs: int | None = None, warmup: float = 1.0) -> Any:
+    """LR from ``lr / warmup_steps`` up to the optimizer's LR over ``warmup`` epochs, then constant."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    from aihwkit_sc.schedules.sync import TileSyncMixin
+
+    class WarmupLR(TileSyncMixin, LambdaLR):
+        pass
+
+    warmup_steps = max(1, round(warmup * steps_per_epoch))
+    return WarmupLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
+
+
+@hookimpl
+def register_schedules(register: Any) -> None:
+    register("linear-warmup", linear_warmup, description="example plugin: linear warm-up, then constant")

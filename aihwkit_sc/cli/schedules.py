@@ -1,0 +1,72 @@
+"""``aihwkit-sc schedules list|plot``."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import click
+
+
+@click.group()
+def schedules() -> None:
+    """Learning-rate schedules (one-cycle, step, ... and plugins')."""
+
+
+@schedules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List schedules with their options and defaults."""
+    from aihwkit_sc.plugins import registry
+    from aihwkit_sc.schedules import options
+
+    rows: list[dict[str, Any]] = []
+    for entry in registry("schedule").entries():
+        opts = {k: (None if v is inspect.Parameter.empty else v) for k, v in options(entry.name).items()}
+        rows.append({"name": entry.name, "aliases": list(entry.aliases), "plugin": entry.plugin,
+                     "description": entry.description, "options": opts})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        aliases = f" ({', '.join(row['aliases'])})" if row["aliases"] else ""
+        click.echo(f"{row['name']}{aliases}: {row['description']}")
+        click.echo("    " + ", ".join(f"{k}={v}" for k, v in row["options"].items()))
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, lists), else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--option")
+        try:
+            out[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = raw
+    return out
+
+
+@schedules.command("plot")
+@click.argument("name")
+@click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True, help="Optimizer's starting LR.")
+@click.option("--momentum", type=float, default=0.9, show_default=True, help="Optimizer's starting momentum.")
+@click.option("-O", "--option", "opts", multiple=True, metavar="KEY=VALUE", help="Schedule option (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="PNG path [NAME.png].")
+def plot(name: str, epochs: int, steps_per_epoch: int, lr: float, momentum: float, opts: tuple[str, ...],
+         output: str | None) -> None:
+    """Plot schedule NAME's LR and momentum against the step (the poster's Figure 2) to a PNG."""
+    from aihwkit_sc.plots import plot_schedule
+
+    path = output or f"{name}.png"
+    try:
+        values = plot_schedule(name, path, epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, momentum=momentum,
+                               **parse_options(opts))
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wrote {path}: lr {min(values['lr']):.3g}..{max(values['lr']):.3g}, "
+               f"momentum {min(values['momentum']):.3g}..{max(values['momentum']):.3g}")

@@ -1,0 +1,22 @@
+"""Built-in schedules, registered through the ``register_schedules`` hook like any plugin's."""
+
+from __future__ import annotations
+
+from aihwkit_sc.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_schedules(register: Register) -> None:
+    from aihwkit_sc.schedules.constant import constant
+    from aihwkit_sc.schedules.cosine import cosine
+    from aihwkit_sc.schedules.one_cycle import one_cycle
+    from aihwkit_sc.schedules.step import step
+    from aihwkit_sc.schedules.triangular import triangular
+
+    register("one-cycle", one_cycle, aliases=["onecycle", "clr", "sc"],
+             description="one-cycle LR with inverse momentum cycling, analog-aware (Smith & Topin 2018)")
+    register("step", step, description="LR × gamma every step_size epochs (the poster's baseline)")
+    register("constant", constant, description="the same LR throughout")
+    register("cosine", cosine, description="cosine annealing from lr to min_lr over the run")
+    register("triangular", triangular, aliases=["cyclic"],
+             description="cyclical LR between base_lr and max_lr (Smith 2017)")

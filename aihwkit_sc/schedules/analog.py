@@ -1,0 +1,88 @@
+"""How analog tiles take their learning rate, from the optimizer side (aihwkit 1.2.0).
+
+- ``AnalogSGD.regroup_param_groups(model)`` puts each tile's ``AnalogContext`` alone in a param group.
+- ``AnalogSGD.step()`` reads ``group["lr"]`` and pushes it into the tile (``set_learning_rate``) only inside
+  ``step()``, and skips the push when the LR is 0: a tile's LR lags any scheduler until the next optimizer step.
+- The pulsed update ignores momentum, dampening and weight decay (the context's ``grad`` stays ``None``).
+- Tiles of inference configurations (``InferenceRPUConfig``, ``TorchInferenceRPUConfig``) train their weights
+  through torch autograd and the torch optimizer: for a schedule they are digital.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from torch.optim import Optimizer
+
+
+def _analog_context_class() -> type | None:
+    try:
+        from aihwkit.optim.context import AnalogContext
+    except ImportError:  # aihwkit missing: nothing can be analog
+        return None
+    return AnalogContext
+
+
+def contexts(group: dict[str, Any]) -> list[Any]:
+    """The aihwkit ``AnalogContext`` parameters of a param group."""
+    ctx_class = _analog_context_class()
+    if ctx_class is None:
+        return []
+    return [p for p in group["params"] if isinstance(p, ctx_class)]
+
+
+def trains_through_torch(ctx: Any) -> bool:
+    """True for tiles whose weights torch's optimizer updates (hardware-aware inference tiles)."""
+    from aihwkit.simulator.configs import InferenceRPUConfig, TorchInferenceRPUConfig
+
+    tile = ctx.analog_tile
+    return bool(
+        getattr(ctx, "use_torch_update", False)
+        or getattr(tile, "shared_weights", None) is not None
+        or isinstance(getattr(tile, "rpu_config", None), InferenceRPUConfig | TorchInferenceRPUConfig)
+    )
+
+
+def is_analog_group(group: dict[str, Any]) -> bool:
+    """A group of tiles that take their update from the tile LR (pulsed or tile-side floating point)."""
+    ctxs = contexts(group)
+    return bool(ctxs) and not any(trains_through_torch(ctx) for ctx in ctxs)
+
+
+def check_regrouped(optimizer: Optimizer) -> None:
+    """Raise one clear error when analog tiles sit in groups aihwkit has not regrouped (or a non-analog optimizer)."""
+    has_contexts = False
+    for index, group in enumerate(optimizer.param_groups):
+        ctxs = contexts(group)
+        if not ctxs:
+            continue
+        has_contexts = True
+        if len(group["params"]) > 1:
+            raise ValueError(
+                f"param group {index} mixes {len(ctxs)} analog tile(s) with {len(group['params']) - len(ctxs)} other "
+                "parameter(s): call optimizer.regroup_param_groups(model) (or build the optimizer with "
+                "aihwkit_sc.make_optimizer) before creating the scheduler"
+            )
+    if has_contexts:
+        from aihwkit.optim.analog_optimizer import AnalogOptimizerMixin
+
+        if not isinstance(optimizer, AnalogOptimizerMixin):
+            raise ValueError(
+                f"{type(optimizer).__name__} holds analog tiles but never updates them: use aihwkit's AnalogSGD "
+                "(aihwkit_sc.make_optimizer) for models with analog layers"
+            )
+
+
+def group_tiles(group: dict[str, Any]) -> Iterator[Any]:
+    """The tiles of an analog group."""
+    for ctx in contexts(group):
+        yield ctx.analog_tile
+
+
+def sync_tiles(optimizer: Optimizer) -> None:
+    """Push every analog group's ``lr`` into its tiles now, instead of at the next ``optimizer.step()``."""
+    for group in optimizer.param_groups:
+        if is_analog_group(group):
+            for tile in group_tiles(group):
+                tile.set_learning_rate(float(group["lr"]))

@@ -1,0 +1,262 @@
+"""``AnalogOneCycleLR``: the one-cycle policy (super-convergence) for aihwkit's analog tiles."""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import OneCycleLR
+
+from aihwkit_sc.schedules import analog
+from aihwkit_sc.schedules.sync import TileSyncMixin
+
+Bounds = tuple[float, float]
+
+
+class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
+    r"""One-cycle learning rate with inverse momentum cycling, aware of analog tiles.
+
+    Smith & Topin, "Super-Convergence: Very Fast Training of Neural Networks Using Large Learning Rates" (2018);
+    the schedule itself is torch's :class:`~torch.optim.lr_scheduler.OneCycleLR` (same arguments, same values on
+    digital groups: LR from ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start`` of the steps, then down to
+    ``max_lr / (div_factor * final_div_factor)``; momentum from ``max_momentum`` down to ``base_momentum`` and back).
+
+    What it adds for aihwkit (1.2.0) optimizers whose groups were regrouped by ``AnalogSGD.regroup_param_groups``:
+
+    * **Tile sync.** aihwkit pushes ``group["lr"]`` into a tile only inside ``optimizer.step()``; this scheduler
+      pushes it right after construction, after every :meth:`step` and after :meth:`load_state_dict`, so
+      ``tile.get_learning_rate()`` always equals the scheduled LR.
+    * **Momentum where it acts.** The pulsed update ignores momentum, so momentum (or Adam's beta1) is cycled on
+      digital groups only; groups of tile-updated analog tiles keep theirs. Hardware-aware inference tiles train
+      through torch and count as digital. :attr:`analog_groups` lists the analog group indices.
+    * **Analog LR range.** ``analog_max_lr`` (absolute) or ``analog_lr_scale`` (times ``max_lr``) gives analog groups
+      their own peak; the whole one-cycle shape is kept, scaled.
+    * **Device bounds** (``analog_lr_bounds``). With update management, a pulsed update of one sample (input
+      vector ``x``, error ``d``) fires per cross-point about ``lr·|x_j|·|d_i| / dw_min`` coincidences, at most
+      ``desired_bl`` (the bit length). So the update
+
+      - saturates (is clipped to ``desired_bl·dw_min``) once ``lr·max|x|·max|d| > desired_bl·dw_min``, and
+      - moves even the largest weight by less than one device step once ``lr·max|x|·max|d| < dw_min``.
+
+      ``analog_lr_bounds="device"`` clamps each analog group's LR into
+      ``[dw_min / s, desired_bl · dw_min / s]`` where ``s = xd_product`` is the typical per-sample
+      ``max|x|·max|d|`` (measure it with :func:`aihwkit_sc.schedules.measure_xd_product`); ``dw_min`` and
+      ``desired_bl`` come from the tile's configuration (the first, fast, device of a compound). A ``(low, high)``
+      pair clamps to fixed bounds. The digital groups are never clamped.
+    * **Transfer compounds.** aihwkit 1.2.0's chopped and dynamic transfer compounds (TTv2, c-TTv2, AGAD) default to
+      ``scale_fast_lr=False``: their fast tile's LR stays fixed whatever the optimizer LR. With
+      ``scale_fast_lr=True`` (default) such tiles are rebuilt once, state kept, with ``scale_fast_lr=True`` and
+      ``fast_lr / peak_lr``, so the fast LR follows the schedule and equals the preset's at the peak. Tiki-Taka
+      (``TransferCompound``) already scales it.
+    * **Guard rails.** Bad arguments raise one clear ``ValueError`` at construction; stepping past the end holds
+      the final LR and warns once instead of raising.
+
+    Args:
+        optimizer: torch or aihwkit optimizer (analog models: ``AnalogSGD`` after ``regroup_param_groups``).
+        max_lr, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, cycle_momentum, base_momentum,
+        max_momentum, div_factor, final_div_factor, three_phase, last_epoch: as in torch's ``OneCycleLR``.
+        analog_max_lr: peak LR of analog groups (overrides ``analog_lr_scale``).
+        analog_lr_scale: analog peak = ``max_lr × analog_lr_scale`` (default 1).
+        analog_lr_bounds: ``None``, ``"device"`` or ``(low, high)``; see above.
+        xd_product: typical per-sample ``max|x|·max|d|`` for ``"device"`` bounds (a float, or one per analog group).
+        scale_fast_lr: make transfer compounds' fast-tile LR follow the schedule (see above).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: Literal["cos", "linear"] = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+        *,
+        analog_max_lr: float | None = None,
+        analog_lr_scale: float = 1.0,
+        analog_lr_bounds: str | Bounds | None = None,
+        xd_product: float | Sequence[float] = 1.0,
+        scale_fast_lr: bool = True,
+    ) -> None:
+        groups = optimizer.param_groups
+        analog.check_regrouped(optimizer)
+        self.analog_groups: list[int] = [i for i, g in enumerate(groups) if analog.is_analog_group(g)]
+        max_lrs = _per_group("max_lr", max_lr, len(groups))
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor),
+                            ("analog_lr_scale", analog_lr_scale)):
+            _positive(name, value)
+        if analog_max_lr is not None:
+            _positive("analog_max_lr", analog_max_lr)
+        if not 0.0 < pct_start < 1.0:
+            raise ValueError(f"pct_start must be in (0, 1), got {pct_start}")
+        steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        base_momenta = _per_group("base_momentum", base_momentum, len(groups), positive=False)
+        max_momenta = _per_group("max_momentum", max_momentum, len(groups), positive=False)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        for i in self.analog_groups:
+            max_lrs[i] = float(analog_max_lr) if analog_max_lr is not None else max_lrs[i] * analog_lr_scale
+        self.peak_lrs = max_lrs
+        self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product)
+        self._warned_past_end = False
+        self._analog_momentum = [_momentum_of(groups[i]) for i in self.analog_groups]
+        if scale_fast_lr:
+            for i in self.analog_groups:
+                for tile in analog.group_tiles(groups[i]):
+                    _make_fast_lr_follow(tile, max_lrs[i])
+        super().__init__(
+            optimizer, max_lrs, total_steps=steps, pct_start=pct_start, anneal_strategy=anneal_strategy,
+            cycle_momentum=cycle_momentum, base_momentum=base_momenta, max_momentum=max_momenta,
+            div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase, last_epoch=last_epoch,
+        )
+        self._restore_analog_momentum()
+
+    # -- schedule ----------------------------------------------------------------------------------------------
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        if self.last_epoch > self.total_steps:
+            if not self._warned_past_end:
+                warnings.warn(
+                    f"AnalogOneCycleLR stepped past its {self.total_steps} total steps; holding the final LR "
+                    "(raise total_steps or epochs to schedule longer runs)", RuntimeWarning, stacklevel=3)
+                self._warned_past_end = True
+            return [float(group["lr"]) for group in self.optimizer.param_groups]
+        lrs = [float(lr) for lr in super().get_lr()]
+        self._restore_analog_momentum()
+        for i, (low, high) in self.bounds.items():
+            lrs[i] = min(max(lrs[i], low), high)
+        return lrs
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)  # LR of the restored step into the groups and tiles
+        if self.cycle_momentum and self.last_epoch <= self.total_steps:
+            with warnings.catch_warnings():  # torch warns when get_lr() runs outside step(); here it is on purpose
+                warnings.filterwarnings("ignore", "To get the last learning rate", UserWarning)
+                super().get_lr()  # torch sets the digital groups' momentum of this step as a side effect
+            self._restore_analog_momentum()
+
+    def _restore_analog_momentum(self) -> None:
+        for i, (momentum, betas) in zip(self.analog_groups, self._analog_momentum, strict=True):
+            group = self.optimizer.param_groups[i]
+            if momentum is not None:
+                group["momentum"] = momentum
+            if betas is not None:
+                group["betas"] = betas
+
+    # -- device bounds -----------------------------------------------------------------------------------------
+    def _bounds(
+        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float]
+    ) -> dict[int, Bounds]:
+        if spec is None:
+            return {}
+        if isinstance(spec, str):
+            if spec != "device":
+                raise ValueError(f"analog_lr_bounds must be None, 'device' or (low, high), got {spec!r}")
+            xds = _per_group("xd_product", xd, len(self.analog_groups))
+            return {
+                i: device_lr_bounds(optimizer.param_groups[i], s) for i, s in zip(self.analog_groups, xds, strict=True)
+            }
+        low, high = spec
+        _positive("analog_lr_bounds low", low)
+        if high < low:
+            raise ValueError(f"analog_lr_bounds must be (low, high) with low <= high, got {spec!r}")
+        return {i: (float(low), float(high)) for i in self.analog_groups}
+
+
+def device_lr_bounds(group: dict[str, Any], xd_product: float = 1.0) -> Bounds:
+    """``[dw_min / s, desired_bl · dw_min / s]`` over the group's tiles (see :class:`AnalogOneCycleLR`)."""
+    from aihwkit_sc.presets import pulsed_devices
+
+    _positive("xd_product", xd_product)
+    lows, highs = [], []
+    for tile in analog.group_tiles(group):
+        config = tile.rpu_config
+        devices = list(pulsed_devices(config))
+        if not devices or not getattr(devices[0], "dw_min", None):
+            continue
+        dw_min = float(devices[0].dw_min)
+        bl = float(getattr(getattr(config, "update", None), "desired_bl", 1) or 1)
+        lows.append(dw_min / xd_product)
+        highs.append(bl * dw_min / xd_product)
+    if not lows:
+        return (0.0, math.inf)
+    return (max(lows), min(highs))
+
+
+def _make_fast_lr_follow(tile: Any, peak_lr: float) -> None:
+    """Rebuild a chopped/dynamic transfer tile with ``scale_fast_lr=True`` and ``fast_lr / peak_lr`` (state kept)."""
+    device = getattr(tile.rpu_config, "device", None)
+    if device is None or getattr(device, "scale_fast_lr", True) or not getattr(device, "fast_lr", 0.0) > 0:
+        return
+    state = tile.__getstate__()
+    config = copy.deepcopy(tile.rpu_config)
+    config.device.scale_fast_lr = True
+    config.device.fast_lr = config.device.fast_lr / peak_lr
+    state["rpu_config"] = config
+    context = tile.analog_ctx  # the optimizer holds this object: keep it
+    tile.__setstate__(state)
+    tile.analog_ctx = context
+
+
+def _momentum_of(group: dict[str, Any]) -> tuple[Any, Any]:
+    return group.get("momentum"), group.get("betas")
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _per_group(name: str, value: float | Sequence[float], n: int, *, positive: bool = True) -> list[float]:
+    values: list[Any] = list(value) if isinstance(value, list | tuple) else [value] * n
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} values but the optimizer has {n} param groups; give one per group")
+    for v in values:
+        if positive:
+            _positive(name, v)
+        elif not (isinstance(v, int | float) and 0 <= v < 1 + 1e-12):
+            raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+    return [float(v) for v in values]
+
+
+def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    if total_steps is None:
+        if epochs is None or steps_per_epoch is None:
+            raise ValueError("give total_steps, or both epochs and steps_per_epoch")
+        if epochs <= 0 or steps_per_epoch <= 0:
+            raise ValueError(f"epochs and steps_per_epoch must be positive, got {epochs} and {steps_per_epoch}")
+        total_steps = epochs * steps_per_epoch
+    if not isinstance(total_steps, int) or total_steps < 2:
+        raise ValueError(f"a one-cycle schedule needs at least 2 steps, got total_steps={total_steps!r}")
+    return total_steps
+
+
+def one_cycle(
+    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, max_lr: float = 0.1, pct_start: float = 0.3,
+    anneal_strategy: Literal["cos", "linear"] = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
+    max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+    analog_max_lr: float | None = None, analog_lr_scale: float = 1.0, analog_lr_bounds: str | Bounds | None = None,
+    xd_product: float = 1.0, scale_fast_lr: bool = True,
+) -> AnalogOneCycleLR:
+    """One-cycle over ``epochs × steps_per_epoch`` steps (see :class:`AnalogOneCycleLR` for the options).
+
+    The poster's ``CLR/0.01-0.1/12`` reads: LR from 0.01 to 0.1, peak at epoch 12 of 25 — ``max_lr=0.1,
+    div_factor=10, pct_start=12/25``; its momentum ``0.95-0.85`` is ``max_momentum=0.95, base_momentum=0.85``.
+    """
+    return AnalogOneCycleLR(
+        optimizer, max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+        anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
+        max_momentum=max_momentum, div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase,
+        analog_max_lr=analog_max_lr, analog_lr_scale=analog_lr_scale, analog_lr_bounds=analog_lr_bounds,
+        xd_product=xd_product, scale_fast_lr=scale_fast_lr,
+    )

@@ -1,0 +1,320 @@
+"""AnalogOneCycleLR: torch equivalence on digital groups, tile sync, analog momentum, resume, guard rails."""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from aihwkit.nn import AnalogLinear, AnalogSequential
+from aihwkit.optim import AnalogSGD
+from torch import nn
+from torch.optim.lr_scheduler import OneCycleLR
+
+from aihwkit_sc import presets
+from aihwkit_sc.schedules import AnalogOneCycleLR, device_lr_bounds, measure_xd_product
+from aihwkit_sc.schedules.analog import contexts, is_analog_group
+
+
+def digital_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def two_groups(model: nn.Module) -> list[dict[str, Any]]:
+    return [{"params": model[0].parameters()}, {"params": model[2].parameters()}]
+
+
+def trace(opt: torch.optim.Optimizer, sched: Any, steps: int) -> list[list[tuple[float, Any]]]:
+    """LR and momentum/betas of every group after construction and after each of ``steps`` steps."""
+    out = []
+    for step in range(steps + 1):
+        if step:
+            opt.step()
+            sched.step()
+        out.append([(g["lr"], g.get("momentum", g.get("betas"))) for g in opt.param_groups])
+    return out
+
+
+OPTIMIZERS: dict[str, Callable[[list[Any]], torch.optim.Optimizer]] = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    "adam": lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.9, 0.99)),
+}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+@pytest.mark.parametrize("per_group", [False, True])
+def test_digital_equivalence_with_torch(optimizer: str, three_phase: bool, anneal: str, per_group: bool) -> None:
+    kwargs: dict[str, Any] = {"total_steps": 40, "pct_start": 0.25, "anneal_strategy": anneal,
+                              "three_phase": three_phase, "div_factor": 10.0, "final_div_factor": 100.0}
+    if per_group:
+        kwargs |= {"base_momentum": [0.8, 0.85], "max_momentum": [0.9, 0.95]}
+    max_lr: Any = [0.2, 0.05] if per_group else 0.3
+    ours_opt = OPTIMIZERS[optimizer](two_groups(digital_model()))
+    torch_opt = OPTIMIZERS[optimizer](two_groups(digital_model()))
+    ours = trace(ours_opt, AnalogOneCycleLR(ours_opt, max_lr, **kwargs), 40)
+    ref = trace(torch_opt, OneCycleLR(torch_opt, max_lr, **kwargs), 40)
+    assert ours == ref  # exact: every group, every step, LR and momentum/beta1
+    assert len({step[0][0] for step in ours}) > 30  # the schedule moved
+
+
+def test_epochs_and_steps_per_epoch_equal_total_steps() -> None:
+    a_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    b_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    a = trace(a_opt, AnalogOneCycleLR(a_opt, 0.1, epochs=3, steps_per_epoch=7), 21)
+    b = trace(b_opt, OneCycleLR(b_opt, 0.1, total_steps=21), 21)
+    assert a == b
+
+
+# -- analog ------------------------------------------------------------------------------------------------------
+def analog_setup(preset: str = "gv", momentum: float = 0.9) -> tuple[nn.Module, AnalogSGD]:
+    torch.manual_seed(0)
+    config = presets.get(preset).rpu_config()
+    model = AnalogSequential(AnalogLinear(4, 6, rpu_config=config), nn.ReLU(), nn.Linear(6, 5),
+                             AnalogLinear(5, 3, bias=False, rpu_config=config))
+    opt = AnalogSGD(model.parameters(), lr=0.05, momentum=momentum)
+    opt.regroup_param_groups(model)
+    return model, opt
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, sched: Any) -> None:
+    x = torch.randn(8, 4)
+    loss = nn.functional.cross_entropy(model(x), torch.randint(0, 3, (8,)))
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
+def tile_lrs(model: nn.Module) -> list[float]:
+    return [t.get_learning_rate() for t in model.analog_tiles()]
+
+
+def group_tile_pairs(opt: torch.optim.Optimizer) -> list[tuple[float, float]]:
+    return [(g["lr"], ctx.analog_tile.get_learning_rate()) for g in opt.param_groups for ctx in contexts(g)]
+
+
+def assert_tiles_synced(opt: torch.optim.Optimizer) -> None:
+    pairs = group_tile_pairs(opt)
+    assert len(pairs) == 2
+    for group_lr, tile_lr in pairs:
+        assert tile_lr == pytest.approx(group_lr, rel=1e-6)
+
+
+def test_analog_groups_are_identified() -> None:
+    _, opt = analog_setup()
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=10)
+    flags = [is_analog_group(g) for g in opt.param_groups]
+    assert sched.analog_groups == [i for i, f in enumerate(flags) if f]
+    assert len(sched.analog_groups) == 2 and len(opt.param_groups) == 3
+
+
+def test_tiles_in_sync_after_construction_every_step_and_load() -> None:
+    model, opt = analog_setup()
+    assert tile_lrs(model) == [pytest.approx(0.05)] * 2
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=12)
+    assert_tiles_synced(opt)
+    assert tile_lrs(model)[0] == pytest.approx(0.1 / 25)
+    for _ in range(5):
+        train_step(model, opt, sched)
+        assert_tiles_synced(opt)  # no lag until the next optimizer step
+    saved = copy.deepcopy(sched.state_dict())
+    model2, opt2 = analog_setup()
+    sched2 = AnalogOneCycleLR(opt2, 0.1, total_steps=12)
+    sched2.load_state_dict(saved)  # optimizer state deliberately not restored
+    assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+    assert_tiles_synced(opt2)
+    assert tile_lrs(model2) == pytest.approx(tile_lrs(model))
+
+
+def test_momentum_cycled_on_digital_groups_only() -> None:
+    model, opt = analog_setup(momentum=0.9)
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=10, base_momentum=0.8, max_momentum=0.95)
+    seen_digital = set()
+    for _ in range(10):
+        for i, group in enumerate(opt.param_groups):
+            if i in sched.analog_groups:
+                assert group["momentum"] == 0.9
+            else:
+                seen_digital.add(round(group["momentum"], 6))
+        train_step(model, opt, sched)
+    assert max(seen_digital) == 0.95 and min(seen_digital) < 0.85
+
+
+def test_inference_tiles_count_as_digital() -> None:
+    torch.manual_seed(0)
+    config = presets.get("standard-hwa-training").rpu_config()
+    model = AnalogSequential(AnalogLinear(4, 3, rpu_config=config))
+    opt = AnalogSGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt.regroup_param_groups(model)
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=10)
+    assert sched.analog_groups == []
+    assert all(g["momentum"] == 0.95 for g in opt.param_groups)
+
+
+def test_analog_max_lr_and_scale() -> None:
+    model, opt = analog_setup()
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=20, analog_max_lr=0.4)
+    ref_opt = torch.optim.SGD(digital_model().parameters(), lr=0.1, momentum=0.9)
+    ref = OneCycleLR(ref_opt, 0.4, total_steps=20)
+    digital = [i for i in range(len(opt.param_groups)) if i not in sched.analog_groups]
+    for _ in range(20):
+        for i in sched.analog_groups:
+            assert opt.param_groups[i]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-12)
+        assert all(opt.param_groups[i]["lr"] <= 0.1 + 1e-12 for i in digital)
+        train_step(model, opt, sched)
+        ref_opt.step()
+        ref.step()
+    model, opt = analog_setup()
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=20, analog_lr_scale=0.5)
+    assert sched.peak_lrs == [0.1, 0.05, 0.05]
+
+
+def test_device_bounds_clamp_analog_groups_only() -> None:
+    model, opt = analog_setup()
+    low, high = device_lr_bounds(opt.param_groups[1], xd_product=0.1)
+    assert (low, high) == pytest.approx((0.0016 / 0.1, 31 * 0.0016 / 0.1))
+    sched = AnalogOneCycleLR(opt, 1.0, total_steps=30, analog_lr_bounds="device", xd_product=0.1)
+    ref_opt = torch.optim.SGD(digital_model().parameters(), lr=0.1, momentum=0.9)
+    ref = OneCycleLR(ref_opt, 1.0, total_steps=30)
+    clamped = 0
+    for _ in range(30):
+        want = ref_opt.param_groups[0]["lr"]
+        assert opt.param_groups[0]["lr"] == pytest.approx(want, rel=1e-12)  # the digital group is free
+        for i in sched.analog_groups:
+            assert opt.param_groups[i]["lr"] == pytest.approx(min(max(want, low), high), rel=1e-12)
+        clamped += want > high or want < low
+        train_step(model, opt, sched)
+        ref_opt.step()
+        ref.step()
+    assert clamped > 5
+    assert_tiles_synced(opt)
+
+
+def test_fixed_bounds_and_measured_xd_product() -> None:
+    model, opt = analog_setup()
+    xd = measure_xd_product(model, opt, torch.randn(16, 4), torch.randint(0, 3, (16,)))
+    assert len(xd) == 2 and all(0 < v < 10 for v in xd)
+    assert all(not ctx.has_gradient() for g in opt.param_groups for ctx in contexts(g))  # nothing left to apply
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=10, analog_lr_bounds=(0.01, 0.02), xd_product=xd)
+    assert all(0.01 <= opt.param_groups[i]["lr"] <= 0.02 for i in sched.analog_groups)
+
+
+def fast_weight_change(preset: str, scale_fast_lr: bool, at_peak: bool) -> float:
+    """|change| of a transfer compound's fast weights after one update at the peak or the start of the cycle."""
+    torch.manual_seed(0)
+    config = presets.get(preset + ":no-c2c").rpu_config()
+    config.device.construction_seed = 7
+    model = AnalogSequential(AnalogLinear(6, 4, rpu_config=config))
+    opt = AnalogSGD(model.parameters(), lr=0.1)
+    opt.regroup_param_groups(model)
+    tile = next(model.analog_tiles())
+    context = tile.analog_ctx
+    AnalogOneCycleLR(opt, 0.5, total_steps=100, div_factor=1.0 if at_peak else 25.0, scale_fast_lr=scale_fast_lr)
+    assert [c for g in opt.param_groups for c in contexts(g)] == [context]  # the optimizer still drives the tile
+    assert tile.analog_ctx is context
+    before = tile.get_hidden_parameters()["hidden_weights_0"].clone()
+    model(0.2 * torch.randn(16, 6)).pow(2).mean().backward()  # small signal: far from saturation
+    opt.step()
+    return float((tile.get_hidden_parameters()["hidden_weights_0"] - before).abs().sum())
+
+
+@pytest.mark.parametrize("preset", ["c-ttv2-ecram", "agad-ecram"])
+def test_chopped_transfer_fast_lr_follows_the_schedule(preset: str) -> None:
+    assert presets.get(preset).rpu_config().device.scale_fast_lr is False  # aihwkit's default: fixed fast LR
+    fixed = fast_weight_change(preset, False, False) / fast_weight_change(preset, False, True)
+    scaled = fast_weight_change(preset, True, False) / fast_weight_change(preset, True, True)
+    assert 0.8 < fixed < 1.25  # without the wrapper the fast tile ignores the 25x lower LR
+    assert scaled < 0.4  # with it, the fast tile learns much less at the start of the cycle
+
+
+def test_tiki_taka_fast_lr_already_follows() -> None:
+    assert presets.get("tiki-taka-ecram").rpu_config().device.scale_fast_lr is True
+    ratio = fast_weight_change("tiki-taka-ecram", True, False) / fast_weight_change("tiki-taka-ecram", True, True)
+    assert ratio < 0.4
+
+
+def test_chopped_rebuild_keeps_peak_fast_lr() -> None:
+    model = AnalogSequential(AnalogLinear(6, 4, rpu_config=presets.get("c-ttv2-ecram").rpu_config()))
+    opt = AnalogSGD(model.parameters(), lr=0.1)
+    opt.regroup_param_groups(model)
+    AnalogOneCycleLR(opt, 0.5, total_steps=10)
+    device = next(model.analog_tiles()).rpu_config.device
+    assert device.scale_fast_lr is True and device.fast_lr * 0.5 == pytest.approx(1.0)
+
+
+# -- resume and guard rails --------------------------------------------------------------------------------------
+def test_resume_mid_cycle_continues_the_same_sequence() -> None:
+    def make() -> tuple[torch.optim.Optimizer, AnalogOneCycleLR]:
+        opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+        return opt, AnalogOneCycleLR(opt, [0.2, 0.1], total_steps=30, three_phase=True)
+
+    opt, sched = make()
+    full = trace(opt, sched, 30)
+    opt, sched = make()
+    trace(opt, sched, 11)
+    state = copy.deepcopy(sched.state_dict())
+    opt2, sched2 = make()
+    sched2.load_state_dict(state)
+    resumed = trace(opt2, sched2, 19)
+    assert resumed == full[11:]
+
+
+def test_past_the_end_holds_the_final_lr_and_warns_once() -> None:
+    opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=5)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    final = [g["lr"] for g in opt.param_groups]
+    opt.step()
+    with pytest.warns(RuntimeWarning, match="stepped past its 5 total steps; holding the final LR"):
+        sched.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            opt.step()
+            sched.step()
+    assert [g["lr"] for g in opt.param_groups] == final
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"max_lr": 0.0}, "max_lr must be a positive number, got 0.0"),
+    ({"max_lr": -0.1}, "max_lr must be a positive number"),
+    ({"max_lr": math.nan}, "max_lr must be a positive number"),
+    ({"max_lr": [0.1, 0.1, 0.1]}, "max_lr has 3 values but the optimizer has 2 param groups"),
+    ({"base_momentum": [0.8]}, "base_momentum has 1 values but the optimizer has 2 param groups"),
+    ({"max_momentum": 1.5}, r"max_momentum must be in \[0, 1\]"),
+    ({"pct_start": 0.0}, r"pct_start must be in \(0, 1\), got 0.0"),
+    ({"pct_start": 1.0}, r"pct_start must be in \(0, 1\)"),
+    ({"total_steps": 1}, "needs at least 2 steps, got total_steps=1"),
+    ({"total_steps": None}, "give total_steps, or both epochs and steps_per_epoch"),
+    ({"total_steps": None, "epochs": 2, "steps_per_epoch": 0}, "must be positive"),
+    ({"div_factor": 0}, "div_factor must be a positive number"),
+    ({"anneal_strategy": "cosine"}, "anneal_strategy must be 'cos' or 'linear'"),
+    ({"analog_lr_bounds": "auto"}, "analog_lr_bounds must be None, 'device' or"),
+    ({"analog_lr_bounds": (0.1, 0.01)}, "low <= high"),
+    ({"analog_max_lr": -1.0}, "analog_max_lr must be a positive number"),
+])
+def test_guard_rails(kwargs: dict[str, Any], message: str) -> None:
+    opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    args = {"max_lr": 0.1, "total_steps": 10} | kwargs
+    with pytest.raises(ValueError, match=message):
+        AnalogOneCycleLR(opt, **args)
+
+
+def test_guard_not_regrouped_and_wrong_optimizer() -> None:
+    torch.manual_seed(0)
+    model = AnalogSequential(AnalogLinear(4, 3, rpu_config=presets.get("gv").rpu_config()))
+    opt = AnalogSGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"mixes 1 analog tile\(s\) with 1 other parameter\(s\): call "
+                                         r"optimizer.regroup_param_groups\(model\)"):
+        AnalogOneCycleLR(opt, 0.1, total_steps=10)
+    plain = torch.optim.SGD([{"params": [p]} for p in model.parameters()], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="SGD holds analog tiles but never updates them: use aihwkit's AnalogSGD"):
+        AnalogOneCycleLR(plain, 0.1, total_steps=10)
