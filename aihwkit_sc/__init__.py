@@ -19,11 +19,14 @@ _LAZY = {
     "ensure_aihwkit": "aihwkit_sc.abi",
     "doctor_report": "aihwkit_sc.doctor",
     "Preset": "aihwkit_sc.presets",
+    "AnalogOneCycleLR": "aihwkit_sc.schedules.one_cycle",
+    "build": "aihwkit_sc.zoo",
+    "make_optimizer": "aihwkit_sc.zoo",
     "Registry": "aihwkit_sc.registry",
 }
 
 # public submodules, imported on first attribute access (``from aihwkit_sc import presets`` also works directly)
-_SUBMODULES = ("presets", "plugins", "registry")
+_SUBMODULES = ("data", "plots", "plugins", "presets", "registry", "schedules", "zoo")
 
 __all__ = ["__version__", "hookimpl", *sorted(_LAZY)]
 

@@ -60,7 +60,9 @@ def _round_trip() -> None:
     from aihwkit.simulator.configs.devices import ConstantStepDevice
     from aihwkit.simulator.tiles import AnalogTile
 
-    tile = AnalogTile(3, 4, SingleRPUConfig(device=ConstantStepDevice()))
+    # No device-to-device spread of the bounds, so no weight of the round trip can be clipped.
+    device = ConstantStepDevice(w_min=-1.0, w_max=1.0, w_min_dtod=0.0, w_max_dtod=0.0)
+    tile = AnalogTile(3, 4, SingleRPUConfig(device=device))
     expected = torch.linspace(-0.3, 0.3, 12).reshape(3, 4)
     tile.set_weights(expected)
     got = tile.get_weights()[0]

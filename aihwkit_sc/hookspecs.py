@@ -36,7 +36,7 @@ class Register(Protocol):
     """The callback a ``register_*`` hook receives."""
 
     def __call__(
-        self, name: str, obj: Any, *, aliases: list[str] | tuple[str, ...] = (), description: str = ""
+        self, name: str, obj: Any, *, aliases: list[str] | tuple[str, ...] = (), description: str = "", **extra: Any
     ) -> None: ...
 
 

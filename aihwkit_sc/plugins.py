@@ -34,6 +34,8 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "aihwkit_sc.default_plugins.presets",
     "aihwkit_sc.default_plugins.schedules",
+    "aihwkit_sc.default_plugins.models",
+    "aihwkit_sc.default_plugins.datasets",
 )
 
 # registry kind -> the hook that fills it

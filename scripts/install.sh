@@ -72,7 +72,7 @@ import torch
 from aihwkit.simulator.tiles import AnalogTile
 from aihwkit.simulator.configs import SingleRPUConfig
 from aihwkit.simulator.configs.devices import ConstantStepDevice
-tile = AnalogTile(3, 4, SingleRPUConfig(device=ConstantStepDevice()))
+tile = AnalogTile(3, 4, SingleRPUConfig(device=ConstantStepDevice(w_min_dtod=0.0, w_max_dtod=0.0)))
 w = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 100
 tile.set_weights(w)
 assert torch.allclose(tile.get_weights()[0], w)

@@ -13,7 +13,9 @@ from aihwkit_sc._version import __version__
 
 # command name -> "module:attribute", imported on first use
 COMMANDS: dict[str, tuple[str, str]] = {
+    "datasets": ("aihwkit_sc.cli.datasets:datasets", "Datasets: list."),
     "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
+    "models": ("aihwkit_sc.cli.models:models", "Model builders: list."),
     "plugins": ("aihwkit_sc.cli.plugins:plugins", "Installed plugins (built-in and third-party)."),
     "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
     "schedules": ("aihwkit_sc.cli.schedules:schedules", "Learning-rate schedules: list, plot."),

@@ -80,9 +80,17 @@ def group_tiles(group: dict[str, Any]) -> Iterator[Any]:
         yield ctx.analog_tile
 
 
-def sync_tiles(optimizer: Optimizer) -> None:
-    """Push every analog group's ``lr`` into its tiles now, instead of at the next ``optimizer.step()``."""
-    for group in optimizer.param_groups:
-        if is_analog_group(group):
-            for tile in group_tiles(group):
-                tile.set_learning_rate(float(group["lr"]))
+def analog_tiles_by_group(optimizer: Optimizer) -> list[tuple[dict[str, Any], list[Any]]]:
+    """(group, its tiles) for every analog group."""
+    return [(g, list(group_tiles(g))) for g in optimizer.param_groups if is_analog_group(g)]
+
+
+def sync_tiles(optimizer: Optimizer, pairs: list[tuple[dict[str, Any], list[Any]]] | None = None) -> None:
+    """Push every analog group's ``lr`` into its tiles now, instead of at the next ``optimizer.step()``.
+
+    ``pairs`` (from :func:`analog_tiles_by_group`) skips finding the analog groups again.
+    """
+    for group, tiles in analog_tiles_by_group(optimizer) if pairs is None else pairs:
+        lr = float(group["lr"])
+        for tile in tiles:
+            tile.set_learning_rate(lr)

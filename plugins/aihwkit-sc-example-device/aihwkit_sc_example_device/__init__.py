@@ -1,8 +1,9 @@
 """An example device plugin for aihwkit-sc.
 
 A device researcher's package: it registers one preset, ``example-soft-bounds`` (alias ``esb``), a soft-bounds
-device with about 500 states and some cycle-to-cycle noise, and one schedule, ``linear-warmup`` (LR rising linearly
-over ``warmup`` epochs, then constant), which keeps analog tiles in sync through aihwkit-sc's ``TileSyncMixin``.
+device with about 500 states and some cycle-to-cycle noise, a model (``tiny-mlp``) and one schedule,
+``linear-warmup`` (LR rising linearly over ``warmup`` epochs, then constant), which keeps analog tiles in sync
+through aihwkit-sc's ``TileSyncMixin``.
 Once installed (``pip install -e .``) it appears in
 ``aihwkit-sc presets list``, in ``aihwkit-sc plugins list`` and in ``aihwkit_sc.presets.get("esb")``.
 Nothing heavy is imported at module import: aihwkit loads only when the preset is built.
@@ -49,3 +50,15 @@ def linear_warmup(optimizer: Any, *, steps_per_epoch: int, epochs: int | None = 
 @hookimpl
 def register_schedules(register: Any) -> None:
     register("linear-warmup", linear_warmup, description="example plugin: linear warm-up, then constant")
+
+
+def tiny_mlp(*, num_classes: int = 10, hidden: int = 32) -> Any:
+    """A two-layer perceptron for 28x28 digits: what a third-party model builder looks like."""
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+@hookimpl
+def register_models(register: Any) -> None:
+    register("tiny-mlp", tiny_mlp, description="example plugin: 784-hidden-10 perceptron", input_size=(1, 28, 28))

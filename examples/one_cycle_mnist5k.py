@@ -1,0 +1,81 @@
+"""Train LeNet-5 on the offline MNIST subset with AnalogOneCycleLR: the library loop, end to end.
+
+    python examples/one_cycle_mnist5k.py --preset gokmen-vlasov --epochs 10 --max-lr 0.1
+    python examples/one_cycle_mnist5k.py --preset gv --bounds device     # clamp to the device's LR range
+
+Prints one line per epoch and a final JSON line with the test accuracy per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from aihwkit_sc import AnalogOneCycleLR, build, data, make_optimizer
+from aihwkit_sc.schedules import measure_xd_product
+
+
+def evaluate(model: nn.Module, loader: DataLoader) -> float:
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += int((model(x).argmax(1) == y).sum())
+            total += len(y)
+    model.train()
+    return correct / total
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="gokmen-vlasov")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-lr", type=float, default=0.1)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--bounds", choices=["none", "device"], default="none")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="use only this many training digits (0: all 4000)")
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    train, test = data.load("mnist-5k")
+    if args.limit:
+        train, test = Subset(train, range(args.limit)), Subset(test, range(min(args.limit, len(test))))
+    train_loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    test_loader = DataLoader(test, batch_size=500)
+
+    model = build("lenet5", preset=args.preset)
+    optimizer = make_optimizer(model, lr=args.max_lr, momentum=args.momentum)
+    bounds: dict[str, object] = {}
+    if args.bounds == "device":
+        x, y = next(iter(train_loader))
+        bounds = {"analog_lr_bounds": "device", "xd_product": measure_xd_product(model, optimizer, x, y)}
+    scheduler = AnalogOneCycleLR(optimizer, args.max_lr, epochs=args.epochs, steps_per_epoch=len(train_loader),
+                                 **bounds)  # type: ignore[arg-type]
+    if scheduler.bounds:
+        print("analog LR bounds per group:", {i: tuple(round(b, 4) for b in v) for i, v in scheduler.bounds.items()})
+    accuracies = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            scheduler.step()
+        accuracies.append(evaluate(model, test_loader))
+        print(f"epoch {epoch + 1}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - start:.1f} s)",
+              flush=True)
+    result = {"preset": args.preset, "bounds": args.bounds, "lr_bounds": list(scheduler.bounds.values()), "max_lr": args.max_lr, "seed": args.seed,
+              "epochs": args.epochs, "test_accuracy": accuracies}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

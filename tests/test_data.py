@@ -1,0 +1,126 @@
+"""Datasets: torchvision's real loaders on small files written in the real formats, mnist-5k, the offline error."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from aihwkit_sc import data
+from aihwkit_sc.cli import main
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """MNIST's idx format: magic (0x08 = ubyte, ndim), big-endian dims, raw bytes."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> Path:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.randint(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    return tmp_path
+
+
+def test_mnist_reads_idx_files(mnist_root: Path) -> None:
+    train, test = data.load("mnist", root=mnist_root, download=False)
+    assert (len(train), len(test)) == (12, 5)
+    image, label = train[3]
+    assert image.shape == (1, 28, 28) and label == 3
+    raw = np.frombuffer((mnist_root / "MNIST/raw/train-images-idx3-ubyte").read_bytes()[16:], np.uint8)
+    expected = (torch.tensor(raw[3 * 784:4 * 784], dtype=torch.float32).reshape(1, 28, 28) / 255 - 0.1307) / 0.3081
+    assert torch.allclose(image, expected, atol=1e-5)  # normalised, no augmentation
+
+
+def write_cifar(root: Path, n: int) -> np.ndarray:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(1)
+    images = rng.randint(0, 256, (n, 3 * 32 * 32)).astype(np.uint8)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": images, "labels": list(range(n))}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, f)
+    return images
+
+
+def test_cifar10_reads_pickled_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = write_cifar(tmp_path, 4)
+    # torchvision checks each file's md5 against the real release; these small files are real-format stand-ins
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda path, md5=None: Path(path).is_file())
+    train, test = data.load("cifar10", root=tmp_path, download=False)
+    assert (len(train), len(test)) == (20, 4)
+    image, label = test[2]
+    assert image.shape == (3, 32, 32) and label == 2
+    expected = torch.tensor(images[2], dtype=torch.float32).reshape(3, 32, 32) / 255
+    mean = torch.tensor(data.CIFAR10_MEAN).view(3, 1, 1)
+    std = torch.tensor(data.CIFAR10_STD).view(3, 1, 1)
+    assert torch.allclose(image, (expected - mean) / std, atol=1e-5)  # test set: no augmentation
+    torch.manual_seed(0)
+    augmented = torch.stack([train[2][0] for _ in range(8)])
+    assert not all(torch.equal(augmented[0], a) for a in augmented[1:])  # random crop / flip on training images
+
+
+def test_svhn_reads_mat_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy.io import savemat
+
+    rng = np.random.RandomState(2)
+    for split, n in (("train", 6), ("test", 3)):
+        x = rng.randint(0, 256, (32, 32, 3, n)).astype(np.uint8)
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": x, "y": (np.arange(n) % 10 + 1).reshape(-1, 1)})
+    monkeypatch.setattr("torchvision.datasets.svhn.check_integrity", lambda path, md5=None: Path(path).is_file())
+    train, test = data.load("svhn", root=tmp_path, download=False, augment=False)
+    assert (len(train), len(test)) == (6, 3)
+    image, label = test[1]
+    assert image.shape == (3, 32, 32) and label == 2  # SVHN stores digit 0 as label 10; torchvision maps it back
+
+
+def test_mnist_5k_is_stratified_fixed_and_real() -> None:
+    train, test = data.load("mnist-5k")
+    assert (len(train), len(test)) == (4000, 1000)
+    train_labels, test_labels = train.tensors[1], test.tensors[1]
+    assert torch.bincount(test_labels).tolist() == [100] * 10
+    assert torch.bincount(train_labels).tolist() == [400] * 10
+    again_train, again_test = data.mnist_5k()
+    assert torch.equal(again_test.tensors[0], test.tensors[0]) and torch.equal(again_train.tensors[1], train_labels)
+    other = data.mnist_5k(seed=1)[1]
+    assert not torch.equal(other.tensors[0], test.tensors[0])
+    images = torch.cat([train.tensors[0], test.tensors[0]])
+    assert images.shape[1:] == (1, 28, 28)
+    assert abs(images.mean().item()) < 0.2 and 0.8 < images.std().item() < 1.2  # MNIST normalisation
+
+
+def test_missing_dataset_error_names_files_and_mnist_5k(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(data.DatasetUnavailableError) as info:
+        data.load("mnist", root=tmp_path, download=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"MNIST is not in {tmp_path} and download=False" in message
+    assert "train-images-idx3-ubyte" not in message or "MNIST/raw" in message
+    assert "'mnist-5k'" in message
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr("torchvision.datasets.utils.urllib.request.urlopen", offline)
+    with pytest.raises(data.DatasetUnavailableError, match=r"CIFAR-10 is not in .* could not be downloaded .*"
+                                                           r"cifar-10-batches-py.*'mnist-5k'"):
+        data.load("cifar10", root=tmp_path / "c", download=True)
+
+
+def test_datasets_list_cli() -> None:
+    result = CliRunner().invoke(main, ["datasets", "list"])
+    assert result.exit_code == 0
+    assert "mnist-5k" in result.output and "cifar10" in result.output and "root:" in result.output
