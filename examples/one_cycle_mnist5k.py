@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         accuracies.append(evaluate(model, test_loader))
         print(f"epoch {epoch + 1}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - start:.1f} s)",
               flush=True)
-    result = {"preset": args.preset, "bounds": args.bounds, "lr_bounds": list(scheduler.bounds.values()), "max_lr": args.max_lr, "seed": args.seed,
-              "epochs": args.epochs, "test_accuracy": accuracies}
+    result = {"preset": args.preset, "bounds": args.bounds, "lr_bounds": list(scheduler.bounds.values()),
+              "max_lr": args.max_lr, "seed": args.seed, "epochs": args.epochs, "test_accuracy": accuracies}
     print(json.dumps(result))
     return result
 

@@ -81,6 +81,7 @@ def test_missing_aihwkit_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         abi.ensure_aihwkit()
 
 
+@pytest.mark.slow
 def test_unimportable_extension_in_a_fresh_process() -> None:
     """A compiled core that fails to load (e.g. undefined symbols) surfaces through `aihwkit-sc doctor`."""
     code = (

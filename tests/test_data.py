@@ -87,6 +87,7 @@ def test_svhn_reads_mat_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert image.shape == (3, 32, 32) and label == 2  # SVHN stores digit 0 as label 10; torchvision maps it back
 
 
+@pytest.mark.slow
 def test_mnist_5k_is_stratified_fixed_and_real() -> None:
     train, test = data.load("mnist-5k")
     assert (len(train), len(test)) == (4000, 1000)

@@ -124,6 +124,7 @@ LIST_PLUGINS = (
 )
 
 
+@pytest.mark.slow
 def test_real_entry_point_plugin_loads_lazily_with_its_distribution() -> None:
     """The example plugin in plugins/ is pip-installed by `make install`; it comes in through its entry point."""
     eps = {ep.name for ep in md.entry_points(group=plugins.ENTRY_POINT_GROUP)}
@@ -134,6 +135,7 @@ def test_real_entry_point_plugin_loads_lazily_with_its_distribution() -> None:
     assert _run(code, None) == 0  # importing the plugin machinery loads nothing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("value", "expected"), [("", False), ("example_device", True),
                                                   ("aihwkit-sc-example-device", True), ("other", False)])
 def test_environment_variable_limits_entry_points(value: str, expected: bool) -> None:

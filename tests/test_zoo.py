@@ -44,7 +44,7 @@ def test_num_classes() -> None:
         build("lenet5", num_classes=0)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "vgg8", "resnet18"])
+@pytest.mark.parametrize("name", ["lenet5", "vgg8", pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_analog_build_converts_every_layer_with_the_preset(name: str) -> None:
     torch.manual_seed(0)
     model = build(name, preset="gv")
