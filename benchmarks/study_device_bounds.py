@@ -57,7 +57,8 @@ def main() -> None:
         f"Regenerate: `python benchmarks/study_device_bounds.py --epochs {args.epochs} --seeds "
         f"{' '.join(map(str, args.seeds))}`",
         "",
-        "| bounds | final test acc. (mean ± std) | best | epochs to 95 % (per seed) | per-epoch accuracy (seed by seed) |",
+        "| bounds | final test acc. (mean ± std) | best | epochs to 95 % (per seed) "
+        "| per-epoch accuracy (seed by seed) |",
         "|---|---|---|---|---|",
     ]
     for bounds in ("none", "device"):
