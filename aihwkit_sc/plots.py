@@ -40,3 +40,46 @@ def plot_schedule(
     fig.savefig(path)
     plt.close(fig)
     return values
+
+
+def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | Path, *, title: str = "") -> None:
+    """Test accuracy and test loss against the epoch, one line per run (the poster's Figures 4/5)."""
+    plt = _pyplot()
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
+    for label, metrics in runs.items():
+        epochs = [m["epoch"] for m in metrics]
+        ax_acc.plot(epochs, [100 * m["test_accuracy"] for m in metrics], marker="o", markersize=3, label=label)
+        ax_loss.plot(epochs, [m["test_loss"] for m in metrics], marker="o", markersize=3, label=label)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("test accuracy (%)")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("test loss")
+    ax_acc.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestions: dict[str, float],
+                 path: str | Path, *, title: str = "LR range test") -> None:
+    """Loss against LR on a log axis with the suggestions marked (the poster's Figure 3)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=120)
+    ax.plot(lrs, losses, color="0.75", linewidth=1, label="loss")
+    ax.plot(lrs, smoothed, color="tab:blue", label="smoothed loss")
+    for (name, lr), color in zip(suggestions.items(), ("tab:red", "tab:green", "tab:purple"), strict=False):
+        ax.axvline(lr, color=color, linestyle="--", label=f"{name}: {lr:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -318,3 +318,15 @@ def test_guard_not_regrouped_and_wrong_optimizer() -> None:
     plain = torch.optim.SGD([{"params": [p]} for p in model.parameters()], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match="SGD holds analog tiles but never updates them: use aihwkit's AnalogSGD"):
         AnalogOneCycleLR(plain, 0.1, total_steps=10)
+
+
+def test_tiles_follow_after_the_optimizer_state_is_reloaded() -> None:
+    """optimizer.load_state_dict replaces the group dicts; the scheduler must keep syncing the live ones."""
+    model, opt = analog_setup()
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=20)
+    for _ in range(3):
+        train_step(model, opt, sched)
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for _ in range(3):
+        train_step(model, opt, sched)
+        assert_tiles_synced(opt)

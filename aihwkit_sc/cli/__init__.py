@@ -15,10 +15,12 @@ from aihwkit_sc._version import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("aihwkit_sc.cli.datasets:datasets", "Datasets: list."),
     "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
+    "lr-find": ("aihwkit_sc.cli.train:lr_find", "LR range test with suggested max LRs and a plot."),
     "models": ("aihwkit_sc.cli.models:models", "Model builders: list."),
     "plugins": ("aihwkit_sc.cli.plugins:plugins", "Installed plugins (built-in and third-party)."),
     "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
     "schedules": ("aihwkit_sc.cli.schedules:schedules", "Learning-rate schedules: list, plot."),
+    "train": ("aihwkit_sc.cli.train:train", "Train a model on a device preset with a schedule."),
 }
 
 

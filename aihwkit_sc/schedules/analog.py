@@ -80,17 +80,18 @@ def group_tiles(group: dict[str, Any]) -> Iterator[Any]:
         yield ctx.analog_tile
 
 
-def analog_tiles_by_group(optimizer: Optimizer) -> list[tuple[dict[str, Any], list[Any]]]:
-    """(group, its tiles) for every analog group."""
-    return [(g, list(group_tiles(g))) for g in optimizer.param_groups if is_analog_group(g)]
+def analog_tiles_by_group(optimizer: Optimizer) -> list[tuple[int, list[Any]]]:
+    """(group index, its tiles) for every analog group. Indices, not the group dicts: ``optimizer.load_state_dict``
+    replaces the dicts."""
+    return [(i, list(group_tiles(g))) for i, g in enumerate(optimizer.param_groups) if is_analog_group(g)]
 
 
-def sync_tiles(optimizer: Optimizer, pairs: list[tuple[dict[str, Any], list[Any]]] | None = None) -> None:
+def sync_tiles(optimizer: Optimizer, pairs: list[tuple[int, list[Any]]] | None = None) -> None:
     """Push every analog group's ``lr`` into its tiles now, instead of at the next ``optimizer.step()``.
 
     ``pairs`` (from :func:`analog_tiles_by_group`) skips finding the analog groups again.
     """
-    for group, tiles in analog_tiles_by_group(optimizer) if pairs is None else pairs:
-        lr = float(group["lr"])
+    for index, tiles in analog_tiles_by_group(optimizer) if pairs is None else pairs:
+        lr = float(optimizer.param_groups[index]["lr"])
         for tile in tiles:
             tile.set_learning_rate(lr)

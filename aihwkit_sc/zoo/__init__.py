@@ -17,7 +17,7 @@ from torch import nn
 
 from aihwkit_sc.plugins import registry
 
-__all__ = ["analog_layers", "build", "is_analog", "make_optimizer", "names", "tiles"]
+__all__ = ["analog_layers", "build", "is_analog", "load_state", "make_optimizer", "names", "tiles"]
 
 CONVERTIBLE = (nn.Conv2d, nn.Linear)
 
@@ -116,6 +116,19 @@ def tiles(model: nn.Module) -> list[Any]:
     from aihwkit.simulator.tiles.module import TileModule
 
     return [m for m in model.modules() if isinstance(m, TileModule)]
+
+
+def load_state(model: nn.Module, state: dict[str, Any]) -> None:
+    """``model.load_state_dict(state)`` that keeps each tile's ``AnalogContext`` object.
+
+    aihwkit 1.2.0 rebuilds a tile on load and gives it a new ``AnalogContext`` parameter, but an optimizer built
+    before holds the old one: the tile would then never be updated again (no error, no pulses). Re-attaching the old
+    context (it points at the same tile module) keeps optimizer and tiles connected.
+    """
+    contexts = [(tile, tile.analog_ctx) for tile in tiles(model)]
+    model.load_state_dict(state)
+    for tile, context in contexts:
+        tile.analog_ctx = context
 
 
 def is_analog(model: nn.Module) -> bool:

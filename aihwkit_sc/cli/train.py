@@ -1,0 +1,126 @@
+"""``aihwkit-sc train`` and ``aihwkit-sc lr-find``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aihwkit_sc.cli.schedules import parse_options
+
+
+def _common(f: Any) -> Any:
+    options = [
+        click.option("--model", default="lenet5", show_default=True, help="Registered model."),
+        click.option("--preset", default="pytorch", show_default=True, help="Device preset (name or alias)."),
+        click.option("--dataset", default="mnist-5k", show_default=True, help="Registered dataset."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option("--momentum", type=click.FloatRange(min=0), default=0.9, show_default=True),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--digital-layer", "digital_layers", multiple=True,
+                     help="Keep this layer digital ('first', 'last', a module name; repeatable)."),
+        click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                     help="Dataset directory [$AIHWKIT_SC_DATA or ~/.cache/aihwkit-sc/data]."),
+        click.option("--limit", type=click.IntRange(min=1), default=None,
+                     help="Use only this many training samples (a quarter as many test samples)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.command()
+@_common
+@click.option("--schedule", default="one-cycle", show_default=True, help="Registered schedule.")
+@click.option("-O", "--option", "opts", multiple=True, metavar="KEY=VALUE", help="Schedule option (repeatable).")
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Optimizer LR (one-cycle: its max LR).")
+@click.option("--max-lr", default=None, help="One-cycle max LR, or 'auto' to take it from an LR range test.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--count-pulses", is_flag=True, help="Record update pulses of the analog tiles per epoch.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output directory [runs/MODEL-PRESET-SCHEDULE-sSEED].")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
+def train(model: str, preset: str, dataset: str, batch_size: int, momentum: float, weight_decay: float, seed: int,
+          digital_layers: tuple[str, ...], data_root: str | None, limit: int | None, schedule: str,
+          opts: tuple[str, ...], lr: float, max_lr: str | None, epochs: int, count_pulses: bool,
+          out_dir: str | None, resume: bool, quiet: bool) -> None:
+    """Train MODEL on DATASET with a device PRESET and a SCHEDULE; write metrics, checkpoints and curves."""
+    from aihwkit_sc.training import TrainConfig, TrainingStopped
+    from aihwkit_sc.training import train as run_training
+
+    schedule_options = parse_options(opts)
+    if max_lr is not None:
+        schedule_options["max_lr"] = max_lr if max_lr == "auto" else _positive_float("--max-lr", max_lr)
+    try:
+        config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule=schedule,
+                             schedule_options=schedule_options, epochs=epochs, batch_size=batch_size, lr=lr,
+                             momentum=momentum, weight_decay=weight_decay, seed=seed, digital_layers=digital_layers,
+                             data_root=data_root, limit=limit, count_pulses=count_pulses)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    out = Path(out_dir or f"runs/{model}-{preset}-{schedule}-s{seed}")
+
+    def report(row: dict[str, Any]) -> None:
+        if not quiet:
+            pulses = f", pulses {row['pulses']:.3g}" if row["pulses"] is not None else ""
+            click.echo(f"epoch {row['epoch']:>3}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
+                       f" | test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.4f} | lr {row['lr']:.4g}"
+                       f" | {row['samples_per_s']:.0f} samples/s{pulses}")
+
+    try:
+        result = run_training(config, out, resume=resume, quiet=quiet, on_epoch=report)
+    except TrainingStopped as exc:
+        click.echo(f"stopped: {exc}", err=True)
+        raise SystemExit(130 if exc.result.summary["status"] == "interrupted" else 1) from None
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        raise click.UsageError(str(exc).splitlines()[0]) from None
+    summary = result.summary
+    click.echo(f"final test accuracy {summary['final_test_accuracy']:.4f} (best {summary['best_test_accuracy']:.4f})"
+               f" in {summary['wall_time_s']:.1f} s; results in {out}")
+
+
+def _positive_float(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {text!r}", param_hint=name) from None
+    if value <= 0:
+        raise click.BadParameter(f"must be positive, got {value}", param_hint=name)
+    return value
+
+
+@click.command("lr-find")
+@_common
+@click.option("--start-lr", type=float, default=1e-4, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--num-iter", type=click.IntRange(min=5), default=100, show_default=True, help="Mini-batches.")
+@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="lr-find.png", show_default=True,
+              help="Plot (PNG); the numbers go next to it as JSON.")
+def lr_find(model: str, preset: str, dataset: str, batch_size: int, momentum: float, weight_decay: float, seed: int,
+            digital_layers: tuple[str, ...], data_root: str | None, limit: int | None, start_lr: float, end_lr: float,
+            num_iter: int, mode: str, output: str) -> None:
+    """LR range test (Smith 2017): loss against an exponentially growing LR, with suggested max LRs."""
+    from aihwkit_sc.lr_finder import lr_find as run_lr_find
+    from aihwkit_sc.training import Run, TrainConfig
+
+    try:
+        config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule="constant", epochs=1,
+                             batch_size=batch_size, lr=start_lr, momentum=momentum, weight_decay=weight_decay,
+                             seed=seed, digital_layers=digital_layers, data_root=data_root, limit=limit)
+        run = Run(config)
+        result = run_lr_find(run.model, run.optimizer, run.train_loader, start_lr=start_lr, end_lr=end_lr,
+                             num_iter=num_iter, mode=mode)
+    except ValueError as exc:
+        raise click.UsageError(str(exc).splitlines()[0]) from None
+    result.plot(output, title=f"LR range test: {model} on {preset}, {dataset}")
+    numbers = {"valley": result.valley, "steepest": result.steepest, "stopped_early": result.stopped_early,
+               "lrs": result.lrs, "losses": result.losses, "smoothed": result.smoothed}
+    Path(output).with_suffix(".json").write_text(json.dumps(numbers))
+    click.echo(f"suggested max LR (valley) {result.valley:.3g}, steepest descent at {result.steepest:.3g}; "
+               f"{len(result.lrs)} batches{' (stopped on divergence)' if result.stopped_early else ''}; "
+               f"plot {output}")

@@ -1,0 +1,338 @@
+"""The one training loop: used by the library (:func:`train`), the CLI (``aihwkit-sc train``, ``demo``) and the
+experiment runner.
+
+Per epoch it appends a JSON line to ``metrics.jsonl`` (train/test loss and accuracy, the LR and momentum in force
+as read back from the optimizer and from the tiles, wall time, samples per second, update pulses when counted) and
+writes ``checkpoint.pt`` atomically (model with tile states, optimizer, scheduler, RNG states, metrics so far);
+``summary.json`` says how the run ended (``complete``, ``diverged``, ``interrupted``). ``resume=True`` continues
+from the checkpoint.
+
+Reproducibility: the seed fixes torch, numpy and Python RNGs, the data order and aihwkit's device-to-device draws
+(``construction_seed``). aihwkit 1.2.0 seeds its C++ pulse and noise generators from the clock and exposes no seed, so
+runs with stochastic pulses or analog noise agree only statistically; configurations without them (e.g.
+``pulse_type=DETERMINISTIC_IMPLICIT``, no cycle-to-cycle noise, perfect I/O) repeat exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from aihwkit_sc import data, presets, schedules, zoo
+from aihwkit_sc.pulses import PulseCounter
+from aihwkit_sc.schedules.analog import contexts, is_analog_group
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+
+
+class TrainingStopped(RuntimeError):
+    """The run stopped early (loss not finite, or interrupted); everything recorded so far is kept."""
+
+    def __init__(self, message: str, result: TrainResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved as ``config.json``)."""
+
+    model: str = "lenet5"
+    preset: str = "pytorch"
+    dataset: str = "mnist-5k"
+    schedule: str = "one-cycle"
+    schedule_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    digital_layers: tuple[str, ...] = ()
+    data_root: str | None = None
+    limit: int | None = None
+    count_pulses: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be a positive number of training samples, got {self.limit}")
+        self.digital_layers = tuple(self.digital_layers)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    metrics: list[dict[str, Any]]
+    summary: dict[str, Any]
+    out_dir: Path | None
+
+    @property
+    def final_test_accuracy(self) -> float | None:
+        return self.metrics[-1]["test_accuracy"] if self.metrics else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rpu_config(preset_name: str, seed: int) -> Any:
+    """The preset's RPU configuration with device-to-device draws fixed by ``seed`` (aihwkit's 0 means the clock)."""
+    config = presets.get(preset_name).rpu_config()
+    if config is None:
+        return None
+    for device in presets.pulsed_devices(config):
+        device.construction_seed = 1 + seed
+    if hasattr(config.device, "construction_seed"):
+        config.device.construction_seed = 1 + seed
+    return config
+
+
+def load_data(config: TrainConfig) -> tuple[Dataset, Dataset]:
+    train_set, test_set = data.load(config.dataset, root=config.data_root)
+    if config.limit:  # a fixed random subset (datasets may be sorted by class)
+        pick = torch.Generator().manual_seed(12345)
+        n_train = min(config.limit, len(train_set))  # type: ignore[arg-type]
+        n_test = min(max(config.limit // 4, 1), len(test_set))  # type: ignore[arg-type]
+        train_set = Subset(train_set, torch.randperm(len(train_set), generator=pick)[:n_train].tolist())  # type: ignore[arg-type]
+        test_set = Subset(test_set, torch.randperm(len(test_set), generator=pick)[:n_test].tolist())  # type: ignore[arg-type]
+    return train_set, test_set
+
+
+def _tile_lrs(optimizer: torch.optim.Optimizer) -> list[float]:
+    return [float(ctx.analog_tile.get_learning_rate())
+            for g in optimizer.param_groups if is_analog_group(g) for ctx in contexts(g)]
+
+
+def _digital_group(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    return next((g for g in optimizer.param_groups if not is_analog_group(g)), optimizer.param_groups[0])
+
+
+def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
+    """(mean loss, accuracy) over ``loader``."""
+    model.eval()
+    loss_sum, correct, total = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)
+            loss_sum += float(nn.functional.cross_entropy(out, y, reduction="sum"))
+            correct += int((out.argmax(1) == y).sum())
+            total += len(y)
+    model.train()
+    return loss_sum / max(total, 1), correct / max(total, 1)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class Run:
+    """One training run's objects, built from a :class:`TrainConfig` (so a checkpoint can rebuild them)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        seed_everything(config.seed)
+        self.train_set, self.test_set = load_data(config)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True,
+                                       generator=self.generator)
+        self.test_loader = DataLoader(self.test_set, batch_size=1000)
+        preset: Any = _rpu_config(config.preset, config.seed) if not presets.get(config.preset).digital else "pytorch"
+        self.model = zoo.build(config.model, preset=preset, digital_layers=config.digital_layers)
+        self.optimizer = zoo.make_optimizer(self.model, lr=config.lr, momentum=config.momentum,
+                                            weight_decay=config.weight_decay)
+        self.schedule_options = dict(config.schedule_options)
+        self.lr_find: dict[str, Any] | None = None
+        if self.schedule_options.get("max_lr") == "auto":
+            self.schedule_options["max_lr"] = self._auto_max_lr()
+        elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
+            self.schedule_options.setdefault("max_lr", config.lr)
+        if self.schedule_options.get("xd_product") == "auto":
+            self.schedule_options["xd_product"] = self._measure_xd()
+        self.scheduler = schedules.build(config.schedule, self.optimizer, epochs=config.epochs,
+                                         steps_per_epoch=len(self.train_loader), **self.schedule_options)
+
+    def _auto_max_lr(self) -> float:
+        from aihwkit_sc.lr_finder import lr_find
+
+        result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
+        self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
+        return result.suggestion
+
+    def _measure_xd(self) -> list[float]:
+        """Per-tile ``max|x|·max|d|`` on the first training samples (no update applied, data order untouched)."""
+        from aihwkit_sc.schedules import measure_xd_product
+
+        x, y = next(iter(DataLoader(self.train_set, batch_size=self.config.batch_size)))
+        return measure_xd_product(self.model, self.optimizer, x, y)
+
+    def state(self, metrics: list[dict[str, Any]], epoch: int) -> dict[str, Any]:
+        return {
+            "config": self.config.to_json(), "epoch": epoch, "metrics": metrics,
+            "schedule_options": self.schedule_options,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        zoo.load_state(self.model, state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+
+
+def train(
+    config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False, quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train as ``config`` says; write metrics, checkpoints and a summary to ``out_dir`` when given.
+
+    Raises :class:`TrainingStopped` (with the partial :class:`TrainResult`) when the loss stops being finite or the
+    run is interrupted (Ctrl-C); the metrics and the last epoch's checkpoint are kept.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    metrics: list[dict[str, Any]] = []
+    start_epoch = 0
+    checkpoint = out / CHECKPOINT if out else None
+    if resume:
+        if checkpoint is None or not checkpoint.is_file():
+            raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
+        state = torch.load(checkpoint, weights_only=False)
+        saved = TrainConfig(**{**state["config"], "digital_layers": tuple(state["config"]["digital_layers"])})
+        if saved != config:
+            raise ValueError(f"cannot resume: {checkpoint} was written for a different configuration; use the same "
+                             "options or a new output directory")
+        config = dataclasses.replace(config, schedule_options=state["schedule_options"])
+    run = Run(config)
+    if resume:
+        run.restore(state)
+        metrics, start_epoch = list(state["metrics"]), int(state["epoch"])
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG).write_text(json.dumps(config.to_json(), indent=2))
+        if not resume:
+            (out / METRICS).write_text("")
+    counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
+    status, message = "complete", ""
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            row = _train_epoch(run, epoch, counter, quiet)
+            metrics.append(row)
+            if out:
+                with open(out / METRICS, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                _atomic_write(checkpoint, functools.partial(torch.save, run.state(metrics, epoch + 1)))  # type: ignore[arg-type]
+            if on_epoch:
+                on_epoch(row)
+    except _Diverged as exc:
+        status, message = "diverged", str(exc)
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+    summary = _summary(config, metrics, status, message, run)
+    result = TrainResult(config, metrics, summary, out)
+    if out:
+        (out / SUMMARY).write_text(json.dumps(summary, indent=2))
+        if metrics:
+            from aihwkit_sc.plots import plot_curves
+
+            plot_curves({config.schedule: metrics}, out / "curves.png", title=f"{config.model} on {config.preset}")
+    if status != "complete":
+        raise TrainingStopped(message + (f"; {len(metrics)} finished epoch(s) kept in {out}" if out else ""), result)
+    return result
+
+
+class _Diverged(RuntimeError):
+    pass
+
+
+def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    config, model, optimizer, scheduler = run.config, run.model, run.optimizer, run.scheduler
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    pulses_before = counter.total if counter else 0.0
+    lr_in_force = float(_digital_group(optimizer)["lr"])
+    tile_lr_in_force = _tile_lrs(optimizer)
+    momentum = _digital_group(optimizer).get("momentum", _digital_group(optimizer).get("betas", (None,))[0])
+    start = time.perf_counter()
+    bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+               disable=True if quiet else None, unit="batch")
+    for x, y in bar:
+        optimizer.zero_grad()
+        output = model(x)
+        loss = nn.functional.cross_entropy(output, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            bar.close()
+            lr_now = optimizer.param_groups[0]["lr"]
+            raise _Diverged(f"loss became {value} in epoch {epoch + 1} at LR {lr_now:.4g}; lower the (max) LR")
+        loss.backward()
+        if counter:
+            counter.observe(optimizer)
+        optimizer.step()
+        scheduler.step()
+        loss_sum += value * len(y)
+        correct += int((output.argmax(1) == y).sum())
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
+    wall = time.perf_counter() - start
+    test_loss, test_acc = evaluate(model, run.test_loader)
+    return {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "lr": lr_in_force, "lr_end": float(_digital_group(optimizer)["lr"]),
+        "tile_lr": tile_lr_in_force, "tile_lr_end": _tile_lrs(optimizer),
+        "momentum": momentum,
+        "wall_time_s": wall, "samples_per_s": seen / wall if wall else None,
+        "pulses": (counter.total - pulses_before) if counter else None,
+        "pulses_method": counter.method if counter else None,
+    }
+
+
+def _summary(
+    config: TrainConfig, metrics: list[dict[str, Any]], status: str, message: str, run: Run
+) -> dict[str, Any]:
+    accs = [m["test_accuracy"] for m in metrics]
+    return {
+        "status": status, "message": message, "epochs_done": len(metrics), "epochs": config.epochs,
+        "final_test_accuracy": accs[-1] if accs else None, "best_test_accuracy": max(accs) if accs else None,
+        "final_test_loss": metrics[-1]["test_loss"] if metrics else None,
+        "wall_time_s": sum(m["wall_time_s"] for m in metrics),
+        "pulses": sum(m["pulses"] for m in metrics) if metrics and metrics[0]["pulses"] is not None else None,
+        "schedule_options": run.schedule_options, "lr_find": run.lr_find,
+    }
