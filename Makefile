@@ -18,7 +18,7 @@ reinstall:
 	$(MAKE) install
 
 demo: install
-	$(VENV)/bin/aihwkit-sc doctor
+	$(VENV)/bin/aihwkit-sc demo mnist
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

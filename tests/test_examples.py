@@ -22,3 +22,21 @@ def test_one_cycle_mnist5k_example(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     out = capsys.readouterr().out
     assert "epoch 2: test accuracy" in out and "analog LR bounds per group" in out
     assert sys.modules.get("aihwkit") is not None
+
+
+@pytest.mark.slow
+def test_range_test_then_one_cycle_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(EXAMPLES / "range_test_then_one_cycle.py"))
+    plot = tmp_path / "lrf.png"
+    result = module["main"](["--preset", "pytorch", "--epochs", "2", "--limit", "512", "--plot", str(plot)])
+    assert 1e-4 < result["max_lr"] < 10 and plot.is_file()
+    assert result["final_test_accuracy"] > 0.5
+    assert "range test: valley" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_presets_example(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(EXAMPLES / "sweep_presets.py"))
+    finals = module["main"](["--presets", "pytorch", "gv", "--epochs", "1", "--limit", "256", "--workers", "1"])
+    assert set(finals) == {"pytorch", "gv"} and all(0 <= a <= 1 for a in finals.values())
+    assert "gv" in capsys.readouterr().out

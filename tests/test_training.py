@@ -121,7 +121,7 @@ def test_interrupt_keeps_results_and_resume_matches(tmp_path: Path, preset: str,
 
 
 def test_resume_guards(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="cannot resume: no checkpoint.pt"):
+    with pytest.raises(FileNotFoundError, match=r"cannot resume: no checkpoint\.pt"):
         train(tiny(), tmp_path, resume=True, quiet=True)
     train(tiny(epochs=1), tmp_path, quiet=True)
     with pytest.raises(ValueError, match="written for a different configuration"):

@@ -14,6 +14,7 @@ from aihwkit_sc._version import __version__
 # command name -> "module:attribute", imported on first use
 COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("aihwkit_sc.cli.datasets:datasets", "Datasets: list."),
+    "demo": ("aihwkit_sc.cli.demo:demo", "Demos: LeNet-5 on MNIST, step vs one-cycle on three devices."),
     "doctor": ("aihwkit_sc.cli.doctor:doctor", "Check the installation: versions, aihwkit ABI, CPU/CUDA, data."),
     "lr-find": ("aihwkit_sc.cli.train:lr_find", "LR range test with suggested max LRs and a plot."),
     "models": ("aihwkit_sc.cli.models:models", "Model builders: list."),

@@ -1,0 +1,81 @@
+"""CLI runs of train, lr-find and demo at tiny size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aihwkit_sc.cli import main
+
+
+def test_train_cli_tiny_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "2", "--limit", "256", "--out", str(out), "--quiet", "--schedule", "cosine",
+            "--lr", "0.05"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "final test accuracy" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["epochs_done"] == 2
+    again = CliRunner().invoke(main, [*args, "--resume"])
+    assert again.exit_code == 0 and json.loads((out / "summary.json").read_text())["epochs_done"] == 2
+
+
+def test_train_cli_errors(tmp_path: Path) -> None:
+    bad = CliRunner().invoke(main, ["train", "--preset", "gokmen", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown preset 'gokmen': did you mean 'gokmen-vlasov'?" in bad.output
+    bad = CliRunner().invoke(main, ["train", "--max-lr", "fast", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "expected a number or 'auto', got 'fast'" in bad.output
+    bad = CliRunner().invoke(main, ["train", "--resume", "--out", str(tmp_path / "none")])
+    assert bad.exit_code == 2 and "cannot resume: no checkpoint.pt" in bad.output
+
+
+@pytest.mark.slow
+def test_train_cli_analog_auto_max_lr(tmp_path: Path) -> None:
+    out = tmp_path / "auto"
+    result = CliRunner().invoke(main, ["train", "--preset", "si", "--epochs", "1", "--limit", "256", "--out",
+                                       str(out), "--max-lr", "auto", "--count-pulses"])
+    assert result.exit_code == 0, result.output
+    assert "epoch   1:" in result.output and "pulses" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["schedule_options"]["max_lr"] == summary["lr_find"]["valley"] > 0
+    assert summary["pulses"] > 0
+
+
+def test_lr_find_cli_tiny(tmp_path: Path) -> None:
+    png = tmp_path / "lrf.png"
+    result = CliRunner().invoke(main, ["lr-find", "--limit", "512", "--num-iter", "20", "-o", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "suggested max LR (valley)" in result.output and png.is_file()
+    numbers = json.loads(png.with_suffix(".json").read_text())
+    assert len(numbers["lrs"]) == len(numbers["losses"]) >= 5 and numbers["valley"] > 0
+
+
+@pytest.mark.slow
+def test_demo_cli_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo", "mnist", "--epochs", "1", "--limit", "128", "--workers", "1",
+                                       "--dataset", "mnist-5k", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("| mnist-5k")]
+    assert len(lines) == 2 and lines[0].split("|")[3].strip() == "step/0.01/0.94/2"
+    cells = [c.strip() for c in lines[1].split("|")[8:11]]
+    assert all(0 <= float(c) <= 100 for c in cells)
+    for device in ("pytorch", "semi-ideal", "gokmen-vlasov"):
+        assert (out / f"curves-{device}.png").is_file()
+    demo = json.loads((out / "demo.json").read_text())
+    assert demo["dataset"] == "mnist-5k" and len(demo["final_test_accuracy"]) == 6
+
+
+@pytest.mark.slow
+def test_demo_parallel_workers(tmp_path: Path) -> None:
+    from aihwkit_sc.experiments.parallel import run_all
+    from aihwkit_sc.training import TrainConfig
+
+    jobs = [(TrainConfig(epochs=1, limit=128, seed=s), tmp_path / f"s{s}") for s in (0, 1)]
+    results = run_all(jobs, workers=2, quiet=True)
+    assert [r["config"]["seed"] for r in results] == [0, 1]
+    assert all((tmp_path / f"s{s}" / "summary.json").is_file() for s in (0, 1))
