@@ -4,7 +4,8 @@ The LR grows exponentially (or linearly) from ``start_lr`` to ``end_lr`` over ``
 training loss is recorded; the loss is smoothed with an exponential moving average (bias-corrected, as fastai does)
 and the test stops early once the smoothed loss exceeds ``diverge_factor`` × its best. Two suggestions:
 
-* ``steepest``: the LR where the smoothed loss falls fastest (most negative gradient in log-LR);
+* ``steepest``: the LR where the smoothed loss falls fastest (most negative gradient in log-LR, ignoring the first
+  and last tenth of the sweep);
 * ``valley``: fastai's: the middle of the longest stretch over which the loss keeps decreasing.
 
 The model (tile weights and hidden device states included), the optimizer and the LR of every tile are restored
@@ -125,7 +126,9 @@ def _suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, float]:
     log_lrs = np.log10(np.asarray(lrs))
     loss = np.asarray(smoothed)
     grads = np.gradient(loss, log_lrs)
-    steepest = float(lrs[int(np.argmin(grads))])
+    skip = max(1, len(lrs) // 10)  # the EMA's first and the divergence's last points are noise, not slope
+    inner = grads[skip:len(grads) - skip] if len(grads) > 2 * skip + 1 else grads
+    steepest = float(lrs[int(np.argmin(inner)) + (skip if len(grads) > 2 * skip + 1 else 0)])
     # fastai's valley: longest run of decreasing loss (O(n^2) longest-decreasing-subsequence), pick 2/3 of the way
     n = len(loss)
     lengths = [1] * n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,14 @@ def test_lr_find_digital_linear_and_guards() -> None:
         lr_find(model, opt, loader, start_lr=1.0, end_lr=0.1)
     with pytest.raises(ValueError, match="mode must be 'exp' or 'linear'"):
         lr_find(model, opt, loader, mode="log")
+
+
+def test_suggestions_on_a_known_curve() -> None:
+    from aihwkit_sc.lr_finder import _suggest
+
+    lrs = [10 ** (-4 + 5 * i / 99) for i in range(100)]
+    # loss falls along a tanh in log-LR (steepest at 1e-2), then rises past 1e-0.5
+    loss = [2.0 - 1.5 * math.tanh(2 * (math.log10(lr) + 2)) + (max(0.0, math.log10(lr) + 0.5) ** 2) * 4 for lr in lrs]
+    steepest, valley = _suggest(lrs, loss)
+    assert steepest == pytest.approx(1e-2, rel=0.15)
+    assert 1e-2 < valley < 10 ** -0.5
