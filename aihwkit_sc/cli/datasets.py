@@ -16,11 +16,10 @@ def datasets() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
     """List datasets with their input size and where their files are looked for."""
+    from aihwkit_sc.cli._rows import registry_rows
     from aihwkit_sc.data import default_root
-    from aihwkit_sc.plugins import registry
 
-    rows = [{"name": e.name, "aliases": list(e.aliases), "input_size": list(e.extra.get("input_size") or ()),  # type: ignore[call-overload]
-             "plugin": e.plugin, "description": e.description} for e in registry("dataset").entries()]
+    rows = registry_rows("dataset")
     if as_json:
         click.echo(json.dumps({"root": str(default_root()), "datasets": rows}, indent=2))
         return

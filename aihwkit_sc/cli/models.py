@@ -16,10 +16,9 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
     """List models: name, aliases, input size, plugin and description."""
-    from aihwkit_sc.plugins import registry
+    from aihwkit_sc.cli._rows import registry_rows
 
-    rows = [{"name": e.name, "aliases": list(e.aliases), "input_size": list(e.extra.get("input_size") or ()),  # type: ignore[call-overload]
-             "plugin": e.plugin, "description": e.description} for e in registry("model").entries()]
+    rows = registry_rows("model")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
