@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("aihwkit_sc.cli.models:models", "Model builders: list."),
     "plugins": ("aihwkit_sc.cli.plugins:plugins", "Installed plugins (built-in and third-party)."),
     "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
+    "reproduce": ("aihwkit_sc.cli.reproduce:reproduce", "Reproduce the poster's Table 1 and figures."),
     "schedules": ("aihwkit_sc.cli.schedules:schedules", "Learning-rate schedules: list, plot."),
     "train": ("aihwkit_sc.cli.train:train", "Train a model on a device preset with a schedule."),
 }

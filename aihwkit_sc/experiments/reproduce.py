@@ -1,0 +1,81 @@
+"""``aihwkit-sc reproduce table1``: the poster's Table 1 regenerated here, beside the poster's numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from aihwkit_sc.experiments import report, sweep, table1
+
+MATCHED = "matched_lr.json"
+
+
+def matched_step_lrs(rows: list[table1.RowSpec], devices: list[str], out: Path, *, dataset_override: str | None,
+                     batch_size: int | None, limit: int | None) -> dict[str, float]:
+    """Range-test LR (fastai's valley) per step row × device, measured once and kept in ``OUT/matched_lr.json``."""
+    from aihwkit_sc.lr_finder import lr_find
+    from aihwkit_sc.training import Run, TrainConfig
+
+    path = out / MATCHED
+    found: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+    for row in rows:
+        if row.schedule != "step":
+            continue
+        for device in devices:
+            key = f"{row.id}|{device}"
+            if key in found:
+                continue
+            probe = Run(TrainConfig(model=row.model, preset=device, dataset=dataset_override or row.dataset,
+                                    schedule="constant", lr=1e-4, momentum=row.momentum,
+                                    weight_decay=row.weight_decay, batch_size=batch_size or row.batch_size,
+                                    limit=limit))
+            result = lr_find(probe.model, probe.optimizer, probe.train_loader, start_lr=1e-4, end_lr=10.0,
+                             num_iter=min(100, max(20, 3 * len(probe.train_loader))))
+            found[key] = result.valley
+            out.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(found, indent=2))
+    return found
+
+
+def reproduce_table1(
+    *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
+    dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
+    address: str | None = None, batch_size: int | None = None, limit: int | None = None,
+    matched_step_lr: bool = False, device_floor: bool = False, quiet: bool = False,
+) -> dict[str, Any]:
+    """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
+    from aihwkit_sc import presets
+
+    out = Path(out)
+    selected = table1.select(table1.load_rows(), rows)
+    device_names = [presets.get(d).name for d in (devices or ["pytorch", "semi-ideal", "gokmen-vlasov"])]
+    extra = {"one-cycle": {"analog_lr_bounds": "device", "xd_product": "auto"}} if device_floor else None
+    common = {"epochs_scale": epochs_scale, "dataset_override": dataset_override, "batch_size": batch_size,
+              "limit": limit, "extra_options": extra}
+    jobs = sweep.expand(selected, device_names, seeds, out, **common)  # type: ignore[arg-type]
+    all_rows = list(selected)
+    if matched_step_lr:
+        found = matched_step_lrs(selected, device_names, out, dataset_override=dataset_override,
+                                 batch_size=batch_size, limit=limit)
+        for row in selected:
+            if row.schedule != "step":
+                continue
+            matched = dataclasses.replace(row, id=row.id + "-matched-lr", paper={},
+                                          setting="step/range-test/" + "/".join(row.setting.split("/")[2:]))
+            all_rows.append(matched)
+            for device in device_names:
+                lr = found[f"{row.id}|{device}"]
+                variant = dataclasses.replace(matched, lr=lr, schedule_options=row.schedule_options | {"lr": lr})
+                jobs += sweep.expand([variant], [device], seeds, out, **common)  # type: ignore[arg-type]
+    records = sweep.execute(jobs, backend=backend, workers=workers, address=address, quiet=quiet)
+    table = report.table_rows(all_rows, device_names, jobs, records)
+    out.mkdir(parents=True, exist_ok=True)
+    text = report.markdown(table)
+    (out / "table1.md").write_text(text + "\n")
+    (out / "table1.csv").write_text(report.to_csv(table))
+    paths = report.figures(all_rows, jobs, records, out)
+    finished = sum(r is not None for r in records)
+    return {"table": table, "markdown": text, "figures": [str(p) for p in paths], "runs": len(jobs),
+            "finished": finished, "out": str(out)}

@@ -1,0 +1,138 @@
+"""Table 1 reproduction: run expansion, resume skipping finished runs, interrupted runs, table format, Ray."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from aihwkit_sc.cli import main
+from aihwkit_sc.experiments import report, sweep, table1
+from aihwkit_sc.training import TrainingStopped, train
+
+MNIST_ROWS = [r for r in table1.load_rows() if r.dataset == "mnist"]
+
+
+def tiny_jobs(out: Path, devices: tuple[str, ...] = ("n",), seeds: int = 2) -> list[sweep.Job]:
+    row = next(r for r in MNIST_ROWS if r.id == "mnist-lenet5-one-cycle-12")
+    return sweep.expand([row], devices, seeds, out, epochs_scale=2 / 12, dataset_override="mnist-5k",
+                        batch_size=64, limit=128)
+
+
+def test_expand_rows_devices_seeds(tmp_path: Path) -> None:
+    jobs = sweep.expand(MNIST_ROWS, ["n", "si"], 2, tmp_path, epochs_scale=0.1, dataset_override="mnist-5k")
+    assert len(jobs) == 4 * 2 * 2
+    assert len({job.out_dir for job in jobs}) == len(jobs)
+    assert {job.device for job in jobs} == {"pytorch", "semi-ideal"}
+    step = next(j for j in jobs if j.row == "mnist-lenet5-step-50")
+    assert step.config.epochs == 5 and step.config.schedule_options["step_size"] == pytest.approx(0.2)
+    assert step.config.dataset == "mnist-5k" and step.config.batch_size == 512 and step.config.lr == 0.01
+    clr = next(j for j in jobs if j.row == "mnist-lenet5-one-cycle-25" and j.seed == 1)
+    assert clr.config.epochs == 2 and clr.config.schedule_options["pct_start"] == pytest.approx(12 / 25)
+    assert clr.config.seed == 1 and clr.out_dir == tmp_path / "runs" / clr.row / clr.device / "s1"
+
+
+def test_expand_errors(tmp_path: Path) -> None:
+    cifar = [r for r in table1.load_rows() if r.dataset == "cifar10"]
+    with pytest.raises(ValueError, match=r"row cifar10-resnet18-step-100 trains resnet18 on 3x32x32 inputs but "
+                                         r"mnist-5k has 1x28x28"):
+        sweep.expand(cifar, ["n"], 1, tmp_path, dataset_override="mnist-5k")
+    with pytest.raises(ValueError, match="--epochs-scale must be positive"):
+        sweep.expand(MNIST_ROWS, ["n"], 1, tmp_path, epochs_scale=0)
+    with pytest.raises(ValueError, match="unknown preset 'gw'"):
+        sweep.expand(MNIST_ROWS, ["gw"], 1, tmp_path)
+
+
+def test_resume_skips_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = tiny_jobs(tmp_path)
+    first = sweep.execute(jobs, workers=1, quiet=True)
+    assert all(r is not None and r["summary"]["status"] == "complete" for r in first)
+    assert all(job.result_path.is_file() for job in jobs)
+    calls: list[str] = []
+    real = sweep.run_job
+
+    def counting(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
+        calls.append(out_dir)
+        return real(config, out_dir)
+
+    monkeypatch.setattr(sweep, "run_job", counting)
+    again = sweep.execute(jobs, workers=1, quiet=True)
+    assert calls == [] and again == first
+    jobs[1].result_path.unlink()
+    (jobs[1].out_dir / "checkpoint.pt").unlink()
+    sweep.execute(jobs, workers=1, quiet=True)
+    assert calls == [str(jobs[1].out_dir)]
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    (job,) = tiny_jobs(tmp_path / "cut", seeds=1)
+    (reference,) = sweep.execute(tiny_jobs(tmp_path / "full", seeds=1), workers=1, quiet=True)
+
+    def stop(row: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(TrainingStopped):
+        train(job.config, job.out_dir, quiet=True, on_epoch=stop)  # killed after epoch 1 of 2
+    assert not job.result_path.exists() and (job.out_dir / "checkpoint.pt").is_file()
+    (record,) = sweep.execute([job], workers=1, quiet=True)
+    assert record is not None and reference is not None
+    strip = ("wall_time_s", "samples_per_s")
+    assert [{k: v for k, v in m.items() if k not in strip} for m in record["metrics"]] == \
+        [{k: v for k, v in m.items() if k not in strip} for m in reference["metrics"]]
+
+
+def test_table_format(tmp_path: Path) -> None:
+    jobs = tiny_jobs(tmp_path, devices=("n", "gv"))
+    accuracies = {("pytorch", 0): 0.96, ("pytorch", 1): 0.98, ("gokmen-vlasov", 0): 0.90}
+    records: list[dict[str, Any] | None] = [
+        {"metrics": [{"test_accuracy": accuracies[(j.device, j.seed)]}]} if (j.device, j.seed) in accuracies
+        else None for j in jobs]
+    rows = [r for r in MNIST_ROWS if r.id == "mnist-lenet5-one-cycle-12"]
+    table = report.table_rows(rows, ["pytorch", "gokmen-vlasov"], jobs, records)
+    assert table[0]["ours_mean"] == pytest.approx(97.0) and table[0]["ours_std"] == pytest.approx(1.41421, rel=1e-4)
+    assert table[0]["runs"] == 2 and table[1]["runs"] == 1 and table[1]["ours_std"] == 0.0
+    assert table[0]["difference"] == pytest.approx(97.0 - 98.59)
+    text = report.markdown(table)
+    assert "| mnist-lenet5-one-cycle-12 | mnist-5k | lenet5 | CLR/0.01-0.1/5 | 0.95-0.85/5 | 0.0005 | 64 | 2 (12) |" \
+        in text
+    assert "| pytorch | 97.00 ± 1.41 | 2 | 98.59 ± 0.03 | -1.59 |" in text
+    assert "| gokmen-vlasov | 90.00 ± 0.00 | 1 | 90.07 ± 1.11 | -0.07 |" in text
+    csv_text = report.to_csv(table)
+    assert csv_text.splitlines()[0].startswith("row,dataset,model,setting,momentum,weight_decay,batch,epochs")
+    assert len(csv_text.splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_ray_backend_on_a_local_instance(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    jobs = tiny_jobs(tmp_path)
+    records = sweep.execute(jobs, backend="ray", workers=2, quiet=True)
+    assert all(r is not None and r["summary"]["status"] == "complete" for r in records)
+    assert all(json.loads(job.result_path.read_text())["config"]["seed"] == job.seed for job in jobs)
+
+
+def test_unknown_backend(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown backend 'dask': choose 'local' or 'ray'"):
+        sweep.execute(tiny_jobs(tmp_path), backend="dask", quiet=True)
+
+
+@pytest.mark.slow
+def test_reproduce_cli_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "t1"
+    args = ["reproduce", "table1", "--rows", "mnist-lenet5-step-50,12", "--devices", "n,gv", "--seeds", "1",
+            "--epochs-scale", "0.04", "--dataset-override", "mnist-5k", "--batch-size", "64", "--limit", "128",
+            "--workers", "1", "--matched-step-lr", "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "6/6 runs finished" in result.output
+    table = (out / "table1.md").read_text()
+    assert "mnist-lenet5-step-50-matched-lr" in table and "step/range-test/0.94/2" in table
+    assert (out / "table1.csv").is_file() and (out / "fig2-mnist-lenet5-step-50.png").is_file()
+    assert (out / "fig4-5-mnist-lenet5-one-cycle-25.png").is_file()
+    lrs = json.loads((out / "matched_lr.json").read_text())
+    assert set(lrs) == {"mnist-lenet5-step-50|pytorch", "mnist-lenet5-step-50|gokmen-vlasov"}
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "6/6 runs finished" in again.output
