@@ -69,8 +69,11 @@ class TrainConfig:
     data_root: str | None = None
     limit: int | None = None
     count_pulses: bool = False
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -135,12 +138,13 @@ def _digital_group(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     return next((g for g in optimizer.param_groups if not is_analog_group(g)), optimizer.param_groups[0])
 
 
-def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
+def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu") -> tuple[float, float]:
     """(mean loss, accuracy) over ``loader``."""
     model.eval()
     loss_sum, correct, total = 0.0, 0, 0
     with torch.no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             out = model(x)
             loss_sum += float(nn.functional.cross_entropy(out, y, reduction="sum"))
             correct += int((out.argmax(1) == y).sum())
@@ -168,6 +172,11 @@ class Run:
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         preset: Any = _rpu_config(config.preset, config.seed) if not presets.get(config.preset).digital else "pytorch"
         self.model = zoo.build(config.model, preset=preset, digital_layers=config.digital_layers)
+        if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
+            if not torch.cuda.is_available():
+                raise RuntimeError("device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() is "
+                                   "False); use device 'cpu'")
+            self.model = self.model.cuda()
         self.optimizer = zoo.make_optimizer(self.model, lr=config.lr, momentum=config.momentum,
                                             weight_decay=config.weight_decay)
         self.schedule_options = dict(config.schedule_options)
@@ -230,7 +239,7 @@ def train(
     if resume:
         if checkpoint is None or not checkpoint.is_file():
             raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=config.device)
         saved = TrainConfig(**{**state["config"], "digital_layers": tuple(state["config"]["digital_layers"])})
         if saved != config:
             raise ValueError(f"cannot resume: {checkpoint} was written for a different configuration; use the same "
@@ -292,6 +301,7 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
     bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=True if quiet else None, unit="batch")
     for x, y in bar:
+        x, y = x.to(config.device), y.to(config.device)
         optimizer.zero_grad()
         output = model(x)
         loss = nn.functional.cross_entropy(output, y)
@@ -310,7 +320,7 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         seen += len(y)
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
     wall = time.perf_counter() - start
-    test_loss, test_acc = evaluate(model, run.test_loader)
+    test_loss, test_acc = evaluate(model, run.test_loader, config.device)
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / seen, "train_accuracy": correct / seen,

@@ -208,3 +208,12 @@ def test_suggestions_on_a_known_curve() -> None:
     steepest, valley = _suggest(lrs, loss)
     assert steepest == pytest.approx(1e-2, rel=0.15)
     assert 1e-2 < valley < 10 ** -0.5
+
+
+def test_cuda_without_a_gpu_is_one_clear_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match=r"device 'cuda' requested but torch sees no GPU"):
+        train(tiny(device="cuda", epochs=1), quiet=True)
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'tpu'"):
+        TrainConfig(device="tpu")

@@ -43,7 +43,7 @@ def reproduce_table1(
     *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
     dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
     address: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    matched_step_lr: bool = False, device_floor: bool = False, quiet: bool = False,
+    matched_step_lr: bool = False, device_floor: bool = False, quiet: bool = False, device: str = "cpu",
 ) -> dict[str, Any]:
     """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
     from aihwkit_sc import presets
@@ -53,7 +53,7 @@ def reproduce_table1(
     device_names = [presets.get(d).name for d in (devices or ["pytorch", "semi-ideal", "gokmen-vlasov"])]
     extra = {"one-cycle": {"analog_lr_bounds": "device", "xd_product": "auto"}} if device_floor else None
     common = {"epochs_scale": epochs_scale, "dataset_override": dataset_override, "batch_size": batch_size,
-              "limit": limit, "extra_options": extra}
+              "limit": limit, "extra_options": extra, "device": device}
     jobs = sweep.expand(selected, device_names, seeds, out, **common)  # type: ignore[arg-type]
     all_rows = list(selected)
     if matched_step_lr:

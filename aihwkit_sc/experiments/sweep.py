@@ -49,7 +49,7 @@ def scaled_row(row: RowSpec, epochs_scale: float) -> tuple[int, dict[str, Any]]:
 def expand(
     rows: Iterable[RowSpec], devices: Iterable[str], seeds: int, out: Path, *, epochs_scale: float = 1.0,
     dataset_override: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    extra_options: dict[str, dict[str, Any]] | None = None,
+    extra_options: dict[str, dict[str, Any]] | None = None, device: str = "cpu",
 ) -> list[Job]:
     """One :class:`Job` per row × device × seed. ``extra_options[schedule]`` adds options (e.g. device bounds)."""
     from aihwkit_sc import presets
@@ -68,6 +68,7 @@ def expand(
                     model=row.model, preset=canonical, dataset=dataset, schedule=row.schedule,
                     schedule_options=dict(options), epochs=epochs, batch_size=batch_size or row.batch_size,
                     lr=row.lr, momentum=row.momentum, weight_decay=row.weight_decay, seed=seed, limit=limit,
+                    device=device,
                 )
                 jobs.append(Job(row.id, canonical, seed, config, out / "runs" / row.id / canonical.replace(":", "_")
                                 / f"s{seed}"))
@@ -124,7 +125,8 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
                disable=True if quiet else None)
     args = [(dataclasses.asdict(jobs[i].config) | {"digital_layers": list(jobs[i].config.digital_layers)},
              str(jobs[i].out_dir)) for i in todo]
-    for k, record in _backend(backend, workers, address)(args):
+    gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
+    for k, record in _backend(backend, workers, address, gpus)(args):
         i = todo[k]
         records[i] = record if record["summary"]["status"] == "complete" else None
         bar.update()
@@ -132,11 +134,13 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
     return records
 
 
-def _backend(name: str, workers: int, address: str | None) -> Callable[[list[tuple[dict[str, Any], str]]], Any]:
+def _backend(
+    name: str, workers: int, address: str | None, gpus: float
+) -> Callable[[list[tuple[dict[str, Any], str]]], Any]:
     if name == "local":
         return lambda args: _local(args, workers)
     if name == "ray":
-        return lambda args: _ray(args, workers, address)
+        return lambda args: _ray(args, workers, address, gpus)
     raise ValueError(f"unknown backend {name!r}: choose 'local' or 'ray'")
 
 
@@ -154,8 +158,11 @@ def _local(args: list[tuple[dict[str, Any], str]], workers: int) -> Iterable[tup
             yield futures[future], future.result()
 
 
-def _ray(args: list[tuple[dict[str, Any], str]], workers: int, address: str | None) -> Iterable[tuple[int, Any]]:
-    """Ray's task API: one task per run (1 CPU each) on an existing cluster (``address``) or a local instance."""
+def _ray(
+    args: list[tuple[dict[str, Any], str]], workers: int, address: str | None, gpus: float = 0.0
+) -> Iterable[tuple[int, Any]]:
+    """Ray's task API: one task per run (1 CPU, and 1 GPU for CUDA runs) on an existing cluster (``address``) or a
+    local instance."""
     try:
         import ray
     except ImportError:
@@ -165,7 +172,7 @@ def _ray(args: list[tuple[dict[str, Any], str]], workers: int, address: str | No
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1)(run_job)
+        task = ray.remote(num_cpus=1, num_gpus=gpus)(run_job)
         pending = {task.remote(config, out): k for k, (config, out) in enumerate(args)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
