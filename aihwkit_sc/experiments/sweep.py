@@ -61,8 +61,8 @@ def expand(
         options |= (extra_options or {}).get(row.schedule, {})
         dataset = dataset_override or row.dataset
         _check_input_size(row, dataset, registry)
-        for device in devices:
-            canonical = presets.get(device).name
+        for preset_name in devices:
+            canonical = presets.get(preset_name).name
             for seed in range(seeds):
                 config = TrainConfig(
                     model=row.model, preset=canonical, dataset=dataset, schedule=row.schedule,
