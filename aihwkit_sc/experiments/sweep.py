@@ -8,7 +8,6 @@ epoch in progress of each run.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -85,21 +84,22 @@ def _check_input_size(row: RowSpec, dataset: str, registry: Callable[[str], Any]
         )
 
 
-def run_job(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
-    """Train one run (resuming a checkpoint left by an interrupted sweep) and write its ``result.json`` atomically."""
+def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
+    """Train one run on one torch thread. With ``out_dir``: resume a checkpoint left by an interrupted sweep and
+    write ``result.json`` atomically when the run completes."""
     import torch
 
     from aihwkit_sc.training import TrainingStopped, train
 
     torch.set_num_threads(1)
     cfg = TrainConfig(**{**config, "digital_layers": tuple(config["digital_layers"])})
-    out = Path(out_dir)
+    out = Path(out_dir) if out_dir else None
     try:
-        result = train(cfg, out, resume=(out / CHECKPOINT).is_file(), quiet=True)
+        result = train(cfg, out, resume=bool(out and (out / CHECKPOINT).is_file()), quiet=True)
     except TrainingStopped as exc:
         result = exc.result
-    record = {"config": config, "metrics": result.metrics, "summary": result.summary}
-    if result.summary["status"] == "complete":
+    record = {"config": json.loads(json.dumps(config)), "metrics": result.metrics, "summary": result.summary}
+    if out and result.summary["status"] == "complete":
         tmp = out / (RESULT + ".tmp")
         tmp.write_text(json.dumps(record))
         os.replace(tmp, out / RESULT)
@@ -123,8 +123,7 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
     todo = [i for i, r in enumerate(records) if r is None]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="runs", unit="run",
                disable=True if quiet else None)
-    args = [(dataclasses.asdict(jobs[i].config) | {"digital_layers": list(jobs[i].config.digital_layers)},
-             str(jobs[i].out_dir)) for i in todo]
+    args: list[tuple[dict[str, Any], str | None]] = [(jobs[i].config.to_json(), str(jobs[i].out_dir)) for i in todo]
     gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
     for k, record in _backend(backend, workers, address, gpus)(args):
         i = todo[k]
@@ -136,15 +135,19 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
 
 def _backend(
     name: str, workers: int, address: str | None, gpus: float
-) -> Callable[[list[tuple[dict[str, Any], str]]], Any]:
+) -> Callable[[list[tuple[dict[str, Any], str | None]]], Any]:
     if name == "local":
-        return lambda args: _local(args, workers)
+        return lambda args: run_local(args, workers)
     if name == "ray":
         return lambda args: _ray(args, workers, address, gpus)
     raise ValueError(f"unknown backend {name!r}: choose 'local' or 'ray'")
 
 
-def _local(args: list[tuple[dict[str, Any], str]], workers: int) -> Iterable[tuple[int, dict[str, Any]]]:
+def run_local(
+    args: list[tuple[dict[str, Any], str | None]], workers: int
+) -> Iterable[tuple[int, dict[str, Any]]]:
+    """(index, record) of every :func:`run_job` as it finishes: in this process for one worker, else in a pool of
+    spawned processes."""
     if workers <= 1:
         for k, (config, out) in enumerate(args):
             yield k, run_job(config, out)
@@ -159,7 +162,7 @@ def _local(args: list[tuple[dict[str, Any], str]], workers: int) -> Iterable[tup
 
 
 def _ray(
-    args: list[tuple[dict[str, Any], str]], workers: int, address: str | None, gpus: float = 0.0
+    args: list[tuple[dict[str, Any], str | None]], workers: int, address: str | None, gpus: float = 0.0
 ) -> Iterable[tuple[int, Any]]:
     """Ray's task API: one task per run (1 CPU, and 1 GPU for CUDA runs) on an existing cluster (``address``) or a
     local instance."""
