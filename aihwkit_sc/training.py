@@ -294,9 +294,10 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     pulses_before = counter.total if counter else 0.0
-    lr_in_force = float(_digital_group(optimizer)["lr"])
+    digital = _digital_group(optimizer)
+    lr_in_force = float(digital["lr"])
     tile_lr_in_force = _tile_lrs(optimizer)
-    momentum = _digital_group(optimizer).get("momentum", _digital_group(optimizer).get("betas", (None,))[0])
+    momentum = digital.get("momentum", digital.get("betas", (None,))[0])
     start = time.perf_counter()
     bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=True if quiet else None, unit="batch")

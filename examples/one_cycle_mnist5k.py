@@ -18,17 +18,7 @@ from torch.utils.data import DataLoader, Subset
 
 from aihwkit_sc import AnalogOneCycleLR, build, data, make_optimizer
 from aihwkit_sc.schedules import measure_xd_product
-
-
-def evaluate(model: nn.Module, loader: DataLoader) -> float:
-    model.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for x, y in loader:
-            correct += int((model(x).argmax(1) == y).sum())
-            total += len(y)
-    model.train()
-    return correct / total
+from aihwkit_sc.training import evaluate
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -68,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
             scheduler.step()
-        accuracies.append(evaluate(model, test_loader))
+        accuracies.append(evaluate(model, test_loader)[1])
         print(f"epoch {epoch + 1}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - start:.1f} s)",
               flush=True)
     result = {"preset": args.preset, "bounds": args.bounds, "lr_bounds": list(scheduler.bounds.values()),
