@@ -185,7 +185,9 @@ class Run:
             self.schedule_options["max_lr"] = self._auto_max_lr()
         elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
             self.schedule_options.setdefault("max_lr", config.lr)
-        if self.schedule_options.get("xd_product") == "auto":
+        if self.schedule_options.get("xd_product") == "auto" or (
+                "xd_product" not in self.schedule_options and "xd_product" in schedules.options(config.schedule)
+                and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
             self.schedule_options["xd_product"] = self._measure_xd()
         self.scheduler = schedules.build(config.schedule, self.optimizer, epochs=config.epochs,
                                          steps_per_epoch=len(self.train_loader), **self.schedule_options)

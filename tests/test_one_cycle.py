@@ -179,7 +179,8 @@ def test_device_bounds_clamp_analog_groups_only() -> None:
     model, opt = analog_setup()
     low, high = device_lr_bounds(opt.param_groups[1], xd_product=0.1)
     assert (low, high) == pytest.approx((0.0016 / 0.1, 31 * 0.0016 / 0.1))
-    sched = AnalogOneCycleLR(opt, 1.0, total_steps=30, analog_lr_bounds="device", xd_product=0.1)
+    sched = AnalogOneCycleLR(opt, 1.0, total_steps=30, analog_lr_bounds="device", xd_product=0.1,
+                             analog_max_lr=None)  # torch's cycle, clamped
     ref_opt = torch.optim.SGD(digital_model().parameters(), lr=0.1, momentum=0.9)
     ref = OneCycleLR(ref_opt, 1.0, total_steps=30)
     clamped = 0
@@ -194,6 +195,60 @@ def test_device_bounds_clamp_analog_groups_only() -> None:
         ref.step()
     assert clamped > 5
     assert_tiles_synced(opt)
+
+
+def test_device_peak_puts_each_analog_peak_at_device_pulses_times_its_floor() -> None:
+    model, opt = analog_setup()
+    xd = [0.1, 0.02]
+    floors = [device_lr_bounds(opt.param_groups[i], s)[0] for i, s in zip((1, 2), xd, strict=True)]
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=20, div_factor=10.0, analog_max_lr="device", xd_product=xd,
+                             device_pulses=3.0)
+    assert sched.peak_lrs == pytest.approx([0.1, 3 * floors[0], 3 * floors[1]])
+    assert floors[1] == pytest.approx(5 * floors[0])  # a 5x smaller x·d needs a 5x larger LR
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.01, 0.3 * floors[0], 0.3 * floors[1]])
+    lrs = []
+    for _ in range(19):
+        train_step(model, opt, sched)
+        lrs.append([g["lr"] for g in opt.param_groups])
+    peak = max(range(19), key=lambda k: lrs[k][0])
+    assert lrs[peak] == pytest.approx(sched.peak_lrs)  # one shape, scaled per group: all peak together
+    assert_tiles_synced(opt)
+    # the peak is capped where the update saturates (desired_bl device steps)
+    _, opt = analog_setup()
+    sched = AnalogOneCycleLR(opt, 0.1, total_steps=20, analog_max_lr="device", xd_product=0.1, device_pulses=1000)
+    assert sched.peak_lrs[1] == pytest.approx(device_lr_bounds(opt.param_groups[1], 0.1)[1])
+
+
+def test_device_options_without_xd_product_say_how_to_measure_it() -> None:
+    _, opt = analog_setup()
+    for option in ({"analog_max_lr": "device"}, {"analog_lr_bounds": "device"}):
+        with pytest.raises(ValueError, match=r"=.device. needs xd_product: measure it with .*measure_xd_product"):
+            AnalogOneCycleLR(opt, 0.1, total_steps=10, **option)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="xd_product has 1 values for 2 analog param groups"):
+        AnalogOneCycleLR(opt, 0.1, total_steps=10, analog_max_lr="device", xd_product=[0.1])
+    with pytest.raises(ValueError, match="device_pulses must be a positive number"):
+        AnalogOneCycleLR(opt, 0.1, total_steps=10, analog_max_lr="device", xd_product=0.1, device_pulses=0)
+    digital = OPTIMIZERS["sgd"](two_groups(digital_model()))  # nothing analog: nothing to measure
+    assert AnalogOneCycleLR(digital, 0.1, total_steps=10, analog_max_lr="device").peak_lrs == [0.1, 0.1]
+
+
+def test_step_starts_analog_groups_at_their_device_lr() -> None:
+    from aihwkit_sc.schedules import build
+
+    model, opt = analog_setup()
+    floor = device_lr_bounds(opt.param_groups[1], 0.1)[0]
+    sched = build("step", opt, epochs=4, steps_per_epoch=2, lr=0.05, gamma=0.5, step_size=1, analog_lr="device",
+                  xd_product=0.1, device_pulses=2.0)
+    assert opt.param_groups[0]["lr"] == 0.05 and opt.param_groups[1]["lr"] == pytest.approx(2 * floor)
+    for _ in range(4):
+        train_step(model, opt, sched)
+    assert opt.param_groups[1]["lr"] == pytest.approx(2 * floor / 4)  # decays like the digital group
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05 / 4)
+    assert_tiles_synced(opt)
+    build("step", opt, steps_per_epoch=2, lr=0.05, analog_lr=0.2)
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.2, 0.2]
+    with pytest.raises(ValueError, match="analog_lr must be a number, 'device' or None, got 'floor'"):
+        build("step", opt, steps_per_epoch=2, analog_lr="floor")
 
 
 def test_fixed_bounds_and_measured_xd_product() -> None:
@@ -229,8 +284,9 @@ def test_chopped_transfer_fast_lr_follows_the_schedule(preset: str) -> None:
     assert presets.get(preset).rpu_config().device.scale_fast_lr is False  # aihwkit's default: fixed fast LR
     fixed = fast_weight_change(preset, False, False) / fast_weight_change(preset, False, True)
     scaled = fast_weight_change(preset, True, False) / fast_weight_change(preset, True, True)
-    assert 0.8 < fixed < 1.25  # without the wrapper the fast tile ignores the 25x lower LR
-    assert scaled < 0.4  # with it, the fast tile learns much less at the start of the cycle
+    # one stochastic update (aihwkit's pulse RNG is clock-seeded): 15 repeats gave 0.76-1.31 and 0.04-0.10
+    assert 0.6 < fixed < 1.6  # without the wrapper the fast tile ignores the 25x lower LR
+    assert scaled < 0.25  # with it, the fast tile learns much less at the start of the cycle
 
 
 def test_tiki_taka_fast_lr_already_follows() -> None:

@@ -20,17 +20,19 @@ def demo() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Parallel runs.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Training samples per run (tiny demos).")
-@click.option("--no-device-floor", is_flag=True, help="Plain one-cycle on the analog tiles (no device LR floor).")
+@click.option("--analog", type=click.Choice(["device", "clamp", "plain"]), default="device", show_default=True,
+              help="One-cycle on analog layers: each layer's device peak, clamped into the device's bounds, or "
+                   "torch's plain cycle.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/demo-mnist", show_default=True)
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
 @click.option("--quiet", "-q", is_flag=True)
 def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, limit: int | None,
-          no_device_floor: bool, out_dir: str, data_root: str | None, quiet: bool) -> None:
+          analog: str, out_dir: str, data_root: str | None, quiet: bool) -> None:
     """LeNet-5 on pytorch, semi-ideal and Gokmen-Vlasov devices: step baseline against one-cycle (poster Table 1)."""
     from aihwkit_sc.experiments.demo import DemoSpec, run_demo
 
     spec = DemoSpec(epochs=epochs, batch_size=batch_size, seeds=seeds, dataset=dataset, limit=limit,
-                    device_bounds=not no_device_floor)
+                    analog=analog)
     runs = len(spec.schedules()) * len(spec.devices) * seeds
     if not quiet:
         click.echo(f"training {runs} runs of LeNet-5 ({epochs} epochs each, {workers} at a time)...")

@@ -23,7 +23,9 @@ def reproduce() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Training samples per run (tiny sweeps).")
 @click.option("--matched-step-lr", is_flag=True,
               help="Add each step row again at the LR the range test suggests (policy against policy at matched LR).")
-@click.option("--device-floor", is_flag=True, help="One-cycle rows with AnalogOneCycleLR's device LR floor.")
+@click.option("--analog", type=click.Choice(["plain", "device", "clamp"]), default="plain", show_default=True,
+              help="One-cycle rows on analog layers: torch's plain cycle (as the poster), each layer's device peak, "
+                   "or the cycle clamped into the device's bounds.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/table1", show_default=True)
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: start a local Ray instance).")
@@ -32,7 +34,7 @@ def reproduce() -> None:
               help="Train on the CPU or on a GPU (aihwkit built with CUDA).")
 @click.option("--quiet", "-q", is_flag=True)
 def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, dataset_override: str | None,
-           batch_size: int | None, limit: int | None, matched_step_lr: bool, device_floor: bool, out_dir: str,
+           batch_size: int | None, limit: int | None, matched_step_lr: bool, analog: str, out_dir: str,
            backend: str, address: str | None, workers: int, device: str, quiet: bool) -> None:
     """Regenerate Table 1 (mean ± std per device beside the poster's) and Figures 2, 4 and 5.
 
@@ -46,7 +48,7 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
             rows=rows, devices=[d.strip() for d in devices.split(",") if d.strip()], seeds=seeds,
             epochs_scale=epochs_scale, dataset_override=dataset_override, out=out_dir, backend=backend,
             workers=workers, address=address, batch_size=batch_size, limit=limit, matched_step_lr=matched_step_lr,
-            device_floor=device_floor, quiet=quiet, device=device)
+            analog=analog, quiet=quiet, device=device)
     except (ValueError, DatasetUnavailableError, RuntimeError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     click.echo(summary["markdown"])

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 from aihwkit_sc.training import TrainConfig
 
 DEVICES = ("pytorch", "semi-ideal", "gokmen-vlasov")
+ANALOG_LABELS = {"device": " +device peak", "clamp": " +device floor", "plain": ""}
 SHORT = {"pytorch": "N", "semi-ideal": "SI", "gokmen-vlasov": "GV"}
 
 
@@ -35,22 +37,21 @@ class DemoSpec:
     max_lr: float = 0.1
     div_factor: float = 10.0
     pct_start: float = 0.48
-    device_bounds: bool = True
+    analog: str = "device"  # one-cycle's analog mode (aihwkit_sc.schedules.one_cycle.ANALOG_MODES)
     notices: list[str] = field(default_factory=list)
 
     def schedules(self) -> dict[str, tuple[str, dict[str, Any], float, float]]:
         """label -> (schedule, options, optimizer LR, momentum)."""
         one_cycle: dict[str, Any] = {"max_lr": self.max_lr, "div_factor": self.div_factor,
                                      "pct_start": self.pct_start, "max_momentum": 0.95, "base_momentum": 0.85}
-        if self.device_bounds:
-            one_cycle |= {"analog_lr_bounds": "device", "xd_product": "auto"}
+        one_cycle |= ANALOG_MODES[self.analog]
         peak = self.pct_start * self.epochs
         return {
             f"step/{self.step_lr:g}/{self.step_gamma:g}/{self.step_size:g}": (
                 "step", {"lr": self.step_lr, "gamma": self.step_gamma, "step_size": self.step_size},
                 self.step_lr, 0.9),
             f"CLR/{self.max_lr / self.div_factor:g}-{self.max_lr:g}/{peak:g}"
-            + (" +device floor" if self.device_bounds else ""): ("one-cycle", one_cycle, self.max_lr, 0.95),
+            + ANALOG_LABELS[self.analog]: ("one-cycle", one_cycle, self.max_lr, 0.95),
         }
 
 

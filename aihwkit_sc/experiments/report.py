@@ -97,7 +97,7 @@ def figures(rows: list[RowSpec], jobs: list[Job], records: list[dict[str, Any] |
         if job is not None:
             steps = max(1, _steps_per_epoch(job))
             options = {k: v for k, v in job.config.schedule_options.items()
-                       if k not in ("analog_lr_bounds", "xd_product")}
+                       if k not in ("analog_max_lr", "analog_lr_bounds", "analog_lr", "xd_product", "device_pulses")}
             path = out / f"fig2-{row.id}.png"
             lr = options.pop("lr", job.config.lr)  # the step schedule's own start LR
             plot_schedule(job.config.schedule, path, epochs=job.config.epochs, steps_per_epoch=steps,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments import report, sweep, table1
+from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 
 MATCHED = "matched_lr.json"
 
@@ -43,7 +44,7 @@ def reproduce_table1(
     *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
     dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
     address: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    matched_step_lr: bool = False, device_floor: bool = False, quiet: bool = False, device: str = "cpu",
+    matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, device: str = "cpu",
 ) -> dict[str, Any]:
     """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
     from aihwkit_sc import presets
@@ -51,7 +52,9 @@ def reproduce_table1(
     out = Path(out)
     selected = table1.select(table1.load_rows(), rows)
     device_names = [presets.get(d).name for d in (devices or ["pytorch", "semi-ideal", "gokmen-vlasov"])]
-    extra = {"one-cycle": {"analog_lr_bounds": "device", "xd_product": "auto"}} if device_floor else None
+    if analog not in ANALOG_MODES:
+        raise ValueError(f"analog must be one of {', '.join(ANALOG_MODES)}, got {analog!r}")
+    extra = {"one-cycle": dict(ANALOG_MODES[analog])}  # the poster ran torch's plain cycle: "plain" by default
     common = {"epochs_scale": epochs_scale, "dataset_override": dataset_override, "batch_size": batch_size,
               "limit": limit, "extra_options": extra, "device": device}
     jobs = sweep.expand(selected, device_names, seeds, out, **common)  # type: ignore[arg-type]

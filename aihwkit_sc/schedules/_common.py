@@ -7,15 +7,22 @@ import math
 from torch.optim import Optimizer
 
 
-def set_initial_lr(optimizer: Optimizer, lr: float | None) -> None:
-    """Start every group at ``lr`` (when given), as a scheduler created afterwards expects."""
-    if lr is None:
-        return
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-        group.pop("initial_lr", None)
+def positive(name: str, value: object) -> None:
+    """Raise one line unless ``value`` is a finite positive number."""
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def set_initial_lr(optimizer: Optimizer, lr: float | None, per_group: dict[int, float] | None = None) -> None:
+    """Start every group at ``lr`` (when given) and group ``i`` at ``per_group[i]``, as a scheduler created
+    afterwards expects."""
+    if lr is not None:
+        positive("lr", lr)
+    for i, group in enumerate(optimizer.param_groups):
+        start = (per_group or {}).get(i, lr)
+        if start is not None:
+            group["lr"] = start
+            group.pop("initial_lr", None)
 
 
 def epochs_to_steps(name: str, epochs: float, steps_per_epoch: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -12,9 +11,23 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
 from aihwkit_sc.schedules import analog
+from aihwkit_sc.schedules._common import positive as _positive
+from aihwkit_sc.schedules.device import Bounds, analog_xd, device_lr_bounds, device_lrs
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
-Bounds = tuple[float, float]
+__all__ = ["AnalogOneCycleLR", "device_lr_bounds", "one_cycle"]
+
+
+ANALOG_MODES: dict[str, dict[str, Any]] = {
+    "device": {"analog_max_lr": "device"},
+    "clamp": {"analog_max_lr": None, "analog_lr_bounds": "device"},
+    "plain": {"analog_max_lr": None},
+}
+"""One-cycle options per analog mode: each layer's device peak (the default), torch's cycle clamped into the device
+bounds, or torch's cycle unchanged (what the poster ran)."""
+
+DEVICE_PULSES = 2.0
+"""Default ``device_pulses``: device steps made by a typical sample's largest update at the analog peak."""
 
 
 class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
@@ -33,8 +46,16 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
     * **Momentum where it acts.** The pulsed update ignores momentum, so momentum (or Adam's beta1) is cycled on
       digital groups only; groups of tile-updated analog tiles keep theirs. Hardware-aware inference tiles train
       through torch and count as digital. :attr:`analog_groups` lists the analog group indices.
-    * **Analog LR range.** ``analog_max_lr`` (absolute) or ``analog_lr_scale`` (times ``max_lr``) gives analog groups
-      their own peak; the whole one-cycle shape is kept, scaled.
+    * **Device peak** (``analog_max_lr="device"``; the default ``"auto"`` picks it whenever ``xd_product`` is
+      given). Each analog group gets its own one-cycle, same shape, peaking at ``device_pulses`` device LR units
+      ``dw_min / s`` (capped where the update saturates, see *device bounds*): at the peak the largest update of a
+      typical sample moves its weight by ``device_pulses`` device steps. Layers see very different ``x·d``
+      (LeNet-5 on Gokmen-Vlasov, batch 64: the unit is 5.2, 1.7, 0.55 and 0.23 for conv1, conv2, fc1, fc2), so
+      one global LR is too small for the first layers or too large for the last (results:
+      ``docs/results/super-convergence.md``). Without
+      ``xd_product`` (``None``), ``"auto"`` keeps torch's schedule, so the class stays a drop-in replacement.
+    * **Analog LR range.** ``analog_max_lr`` (a number) or ``analog_lr_scale`` (times ``max_lr``) gives all analog
+      groups one peak of their own; the whole one-cycle shape is kept, scaled.
     * **Device bounds** (``analog_lr_bounds``). With update management, a pulsed update of one sample (input
       vector ``x``, error ``d``) fires per cross-point about ``lr·|x_j|·|d_i| / dw_min`` coincidences, at most
       ``desired_bl`` (the bit length). So the update
@@ -59,10 +80,13 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         optimizer: torch or aihwkit optimizer (analog models: ``AnalogSGD`` after ``regroup_param_groups``).
         max_lr, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, cycle_momentum, base_momentum,
         max_momentum, div_factor, final_div_factor, three_phase, last_epoch: as in torch's ``OneCycleLR``.
-        analog_max_lr: peak LR of analog groups (overrides ``analog_lr_scale``).
+        analog_max_lr: peak LR of analog groups: a number (overrides ``analog_lr_scale``), ``"device"``, ``"auto"``
+            (default: ``"device"`` when ``xd_product`` is given) or ``None`` (``max_lr × analog_lr_scale``).
         analog_lr_scale: analog peak = ``max_lr × analog_lr_scale`` (default 1).
         analog_lr_bounds: ``None``, ``"device"`` or ``(low, high)``; see above.
-        xd_product: typical per-sample ``max|x|·max|d|`` for ``"device"`` bounds (a float, or one per analog group).
+        xd_product: typical per-sample ``max|x|·max|d|`` (a float, or one per analog group) for the ``"device"``
+            options; :func:`aihwkit_sc.schedules.measure_xd_product` measures it, ``train`` does so by itself.
+        device_pulses: device steps of a typical sample's largest update at the analog peak (``"device"``).
         scale_fast_lr: make transfer compounds' fast-tile LR follow the schedule (see above).
     """
 
@@ -83,10 +107,11 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         three_phase: bool = False,
         last_epoch: int = -1,
         *,
-        analog_max_lr: float | None = None,
+        analog_max_lr: float | Literal["device", "auto"] | None = "auto",
         analog_lr_scale: float = 1.0,
         analog_lr_bounds: str | Bounds | None = None,
-        xd_product: float | Sequence[float] = 1.0,
+        xd_product: float | Sequence[float] | None = None,
+        device_pulses: float = DEVICE_PULSES,
         scale_fast_lr: bool = True,
     ) -> None:
         groups = optimizer.param_groups
@@ -96,7 +121,11 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor),
                             ("analog_lr_scale", analog_lr_scale)):
             _positive(name, value)
-        if analog_max_lr is not None:
+        if analog_max_lr == "auto":  # the device peak when the device can be read, else torch's schedule
+            analog_max_lr = "device" if xd_product is not None else None
+        if isinstance(analog_max_lr, str) and analog_max_lr != "device":
+            raise ValueError(f"analog_max_lr must be a number, 'device', 'auto' or None, got {analog_max_lr!r}")
+        if analog_max_lr is not None and analog_max_lr != "device":
             _positive("analog_max_lr", analog_max_lr)
         if not 0.0 < pct_start < 1.0:
             raise ValueError(f"pct_start must be in (0, 1), got {pct_start}")
@@ -106,7 +135,13 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         for i in self.analog_groups:
-            max_lrs[i] = float(analog_max_lr) if analog_max_lr is not None else max_lrs[i] * analog_lr_scale
+            if analog_max_lr is None or analog_max_lr == "device":
+                max_lrs[i] *= analog_lr_scale
+            else:
+                max_lrs[i] = float(analog_max_lr)
+        if analog_max_lr == "device":  # groups without a pulsed device keep the scaled max_lr
+            for i, lr in device_lrs(optimizer, xd_product, device_pulses, option="analog_max_lr='device'").items():
+                max_lrs[i] = lr
         self.peak_lrs = max_lrs
         self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product)
         self._warned_past_end = False
@@ -155,14 +190,14 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
 
     # -- device bounds -----------------------------------------------------------------------------------------
     def _bounds(
-        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float]
+        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float] | None
     ) -> dict[int, Bounds]:
         if spec is None:
             return {}
         if isinstance(spec, str):
             if spec != "device":
                 raise ValueError(f"analog_lr_bounds must be None, 'device' or (low, high), got {spec!r}")
-            xds = _per_group("xd_product", xd, len(self.analog_groups))
+            xds = analog_xd(xd, len(self.analog_groups), "analog_lr_bounds='device'")
             return {
                 i: device_lr_bounds(optimizer.param_groups[i], s) for i, s in zip(self.analog_groups, xds, strict=True)
             }
@@ -171,26 +206,6 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         if high < low:
             raise ValueError(f"analog_lr_bounds must be (low, high) with low <= high, got {spec!r}")
         return {i: (float(low), float(high)) for i in self.analog_groups}
-
-
-def device_lr_bounds(group: dict[str, Any], xd_product: float = 1.0) -> Bounds:
-    """``[dw_min / s, desired_bl · dw_min / s]`` over the group's tiles (see :class:`AnalogOneCycleLR`)."""
-    from aihwkit_sc.presets import pulsed_devices
-
-    _positive("xd_product", xd_product)
-    lows, highs = [], []
-    for tile in analog.group_tiles(group):
-        config = tile.rpu_config
-        devices = list(pulsed_devices(config))
-        if not devices or not getattr(devices[0], "dw_min", None):
-            continue
-        dw_min = float(devices[0].dw_min)
-        bl = float(getattr(getattr(config, "update", None), "desired_bl", 1) or 1)
-        lows.append(dw_min / xd_product)
-        highs.append(bl * dw_min / xd_product)
-    if not lows:
-        return (0.0, math.inf)
-    return (max(lows), min(highs))
 
 
 def _make_fast_lr_follow(tile: Any, peak_lr: float) -> None:
@@ -210,11 +225,6 @@ def _make_fast_lr_follow(tile: Any, peak_lr: float) -> None:
 
 def _momentum_of(group: dict[str, Any]) -> tuple[Any, Any]:
     return group.get("momentum"), group.get("betas")
-
-
-def _positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
 def _per_group(name: str, value: float | Sequence[float], n: int, *, positive: bool = True) -> list[float]:
@@ -245,8 +255,9 @@ def one_cycle(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, max_lr: float = 0.1, pct_start: float = 0.3,
     anneal_strategy: Literal["cos", "linear"] = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
     max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
-    analog_max_lr: float | None = None, analog_lr_scale: float = 1.0, analog_lr_bounds: str | Bounds | None = None,
-    xd_product: float = 1.0, scale_fast_lr: bool = True,
+    analog_max_lr: float | Literal["device", "auto"] | None = "auto", analog_lr_scale: float = 1.0,
+    analog_lr_bounds: str | Bounds | None = None, xd_product: float | Sequence[float] | None = None,
+    device_pulses: float = DEVICE_PULSES, scale_fast_lr: bool = True,
 ) -> AnalogOneCycleLR:
     """One-cycle over ``epochs × steps_per_epoch`` steps (see :class:`AnalogOneCycleLR` for the options).
 
@@ -258,5 +269,5 @@ def one_cycle(
         anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
         max_momentum=max_momentum, div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase,
         analog_max_lr=analog_max_lr, analog_lr_scale=analog_lr_scale, analog_lr_bounds=analog_lr_bounds,
-        xd_product=xd_product, scale_fast_lr=scale_fast_lr,
+        xd_product=xd_product, device_pulses=device_pulses, scale_fast_lr=scale_fast_lr,
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import StepLR
 
 from aihwkit_sc.schedules._common import epochs_to_steps, set_initial_lr
+from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 
@@ -15,7 +19,8 @@ class AnalogStepLR(TileSyncMixin, StepLR):
 
 def step(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, lr: float | None = None,
-    gamma: float = 0.5, step_size: float = 10,
+    gamma: float = 0.5, step_size: float = 10, analog_lr: float | Literal["device"] | None = None,
+    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0,
 ) -> AnalogStepLR:
     """Step decay, stepped once per batch: ``lr · gamma ** floor(epoch / step_size)``.
 
@@ -26,8 +31,10 @@ def step(
         lr: initial LR (default: the optimizer's).
         gamma: multiplicative decay.
         step_size: epochs between decays.
+        analog_lr: initial LR of the analog groups: a number, or ``"device"`` for ``device_pulses`` device LR
+            units per group (:mod:`aihwkit_sc.schedules.device`; needs ``xd_product``). Default: ``lr``.
     """
     if not gamma > 0:
         raise ValueError(f"gamma must be positive, got {gamma}")
-    set_initial_lr(optimizer, lr)
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
     return AnalogStepLR(optimizer, step_size=epochs_to_steps("step_size", step_size, steps_per_epoch), gamma=gamma)
