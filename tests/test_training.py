@@ -12,7 +12,7 @@ import torch
 from aihwkit.simulator.parameters.enums import PulseType
 from aihwkit.simulator.presets import GokmenVlasovPreset
 
-from aihwkit_sc import build, make_optimizer, plugins, schedules, zoo
+from aihwkit_sc import build, make_optimizer, plugins, presets, schedules, zoo
 from aihwkit_sc.hookspecs import hookimpl
 from aihwkit_sc.lr_finder import lr_find
 from aihwkit_sc.training import Run, TrainConfig, TrainingStopped, train
@@ -73,10 +73,13 @@ def test_metrics_files_and_values(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_analog_metrics_read_back_tiles_and_count_pulses(tmp_path: Path) -> None:
     result = train(tiny(preset="gv", epochs=2, count_pulses=True), tmp_path, quiet=True)
-    expected = schedules.trace("one-cycle", epochs=2, steps_per_epoch=12, max_lr=0.05)["lr"]
+    shape = schedules.trace("one-cycle", epochs=2, steps_per_epoch=12, max_lr=1.0)["lr"]
+    # each tile peaks at 2 device steps (the default device_pulses) for the x·d the run measured
+    dw_min = presets.get("gv").rpu_config().device.dw_min
+    peaks = [2 * dw_min / s for s in result.summary["schedule_options"]["xd_product"]]
     for m, step in zip(result.metrics, (0, 12), strict=True):
         assert len(m["tile_lr"]) == 4  # LeNet-5: four tiles
-        assert m["tile_lr"] == pytest.approx([expected[step]] * 4, rel=1e-5)
+        assert m["tile_lr"] == pytest.approx([shape[step] * peak for peak in peaks], rel=1e-5)
         assert m["pulses"] > 1000 and m["pulses_method"] == "estimate"
     assert result.summary["pulses"] == pytest.approx(sum(m["pulses"] for m in result.metrics))
 
