@@ -1,8 +1,8 @@
 """Study: does AnalogOneCycleLR's device-derived LR floor/ceiling help on MNIST-5k with Gokmen-Vlasov?
 
 Runs ``examples/one_cycle_mnist5k.py`` (LeNet-5, batch 64, one-cycle max LR 0.1, momentum 0.9) with
-``--bounds none`` and ``--bounds device`` for several seeds, two processes at a time (one thread each), and writes
-``docs/results/device-bounds.md``.
+``--analog plain`` (row ``none``) and ``--analog clamp`` (row ``device``) for several seeds, two processes at a
+time (one thread each), and writes ``docs/results/device-bounds.md``.
 
     python benchmarks/study_device_bounds.py --epochs 10 --seeds 0 1 2
 """
@@ -26,7 +26,8 @@ def run(bounds: str, seed: int, epochs: int, preset: str) -> dict[str, object]:
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     code = ("import torch, runpy, sys; torch.set_num_threads(1); sys.argv = sys.argv[1:]; "
             "runpy.run_path(sys.argv[0], run_name='__main__')")
-    cmd = [sys.executable, "-c", code, str(EXAMPLE), "--bounds", bounds, "--seed", str(seed),
+    mode = {"none": "plain", "device": "clamp"}[bounds]  # the example's one-cycle analog modes
+    cmd = [sys.executable, "-c", code, str(EXAMPLE), "--analog", mode, "--seed", str(seed),
            "--epochs", str(epochs), "--preset", preset]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     print(out.strip().splitlines()[-1], flush=True)
@@ -48,6 +49,10 @@ def main() -> None:
         results = list(pool.map(lambda job: run(job[0], job[1], args.epochs, args.preset), jobs))
     lines = [
         "# Device-derived LR bounds for AnalogOneCycleLR",
+        "",
+        "> Superseded as the default by each layer's *device peak* (`analog_max_lr=\"device\"`), which beats this",
+        "> clamp: see [super-convergence.md](super-convergence.md). This page compares torch's plain cycle with the",
+        "> clamp only.",
         "",
         f"LeNet-5 on `mnist-5k` (4,000 train / 1,000 test), preset `{args.preset}`, batch 64, {args.epochs} epochs, "
         "one-cycle max LR 0.1 (div 25, final div 1e4, pct_start 0.3), momentum 0.95–0.85 on digital groups.",
