@@ -21,7 +21,8 @@ On the ``pytorch`` preset the analog variants are the same run as their digital 
 Every run keeps its ``result.json`` (and checkpoint while running) under ``--work-dir``: re-running the command skips
 finished runs and resumes interrupted ones, then rewrites ``docs/results/super-convergence.md`` (+ ``.csv`` and one
 accuracy figure per device) from all results. Final and best test accuracy are mean ± std over seeds; epochs to 95 %
-per seed; update pulses fired until 95 % are aihwkit-sc's CPU estimate (mean over the seeds that got there).
+per seed (a seed whose loss went NaN is listed as diverged; final/best are over the other seeds); update pulses
+fired until 95 % are aihwkit-sc's CPU estimate (mean over the seeds that got there).
 
     python benchmarks/study_super_convergence.py                       # 3 devices x budgets 3 5 10 x 3 seeds
     python benchmarks/study_super_convergence.py --devices gokmen-vlasov --budgets 5 --seeds 3
@@ -103,6 +104,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def run_status(out_dir: Path) -> str | None:
+    summary = out_dir / "summary.json"
+    return json.loads(summary.read_text()).get("status") if summary.is_file() else None
+
+
 def epochs_to_target(per_budget: list[list[dict[str, Any]]]) -> int | None:
     """Fewest epochs at which every seed of some budget had reached the target (None: never)."""
     worst: list[int] = []
@@ -166,10 +172,14 @@ def main() -> None:
                                     args.work_dir / device / f"{name}-e{budget}-s{seed}"))
     records = [load_result(job) for job in jobs] if args.report_only else execute(jobs, workers=args.workers)
     cells: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    diverged: dict[tuple[str, int, str], int] = {}
     for job, record in zip(jobs, records, strict=True):
+        key = (job.device, job.config.epochs, job.row)
         if record is not None:
-            cells.setdefault((job.device, job.config.epochs, job.row), []).append(record)
-    write_report(args, calibration, cells, pulses)
+            cells.setdefault(key, []).append(record)
+        elif run_status(job.out_dir) == "diverged":  # loss went NaN/inf: a result, not a gap
+            diverged[key] = diverged.get(key, 0) + 1
+    write_report(args, calibration, cells, pulses, diverged)
     for device in args.devices:  # accuracy against epoch at the largest budget, seed 0
         budget = max(args.budgets)
         runs = {row: recs[0]["metrics"] for (d, b, row), recs in cells.items() if d == device and b == budget}
@@ -179,7 +189,8 @@ def main() -> None:
 
 
 def write_report(args: argparse.Namespace, calibration: dict[str, Any],
-                 cells: dict[tuple[str, int, str], list[dict[str, Any]]], pulses: float) -> None:
+                 cells: dict[tuple[str, int, str], list[dict[str, Any]]], pulses: float,
+                 diverged: dict[tuple[str, int, str], int]) -> None:
     lines = [
         "# Super-convergence on analog devices: policies at equal epoch budgets", "",
         "LeNet-5 on `mnist-5k` (4,000 train / 1,000 test), batch 64; policies as defined in "
@@ -198,11 +209,12 @@ def write_report(args: argparse.Namespace, calibration: dict[str, Any],
     for (device, budget, name), records in sorted(cells.items(), key=lambda kv: (
             args.devices.index(kv[0][0]), kv[0][1], list(policies(0.1, 0.1, 1.0)).index(kv[0][2]))):
         s = summarize(records)
-        reach = ", ".join(str(e) if e else "–" for e in s["reach"])
+        lost = diverged.get((device, budget, name), 0)
+        reach = ", ".join([str(e) if e else "–" for e in s["reach"]] + ["diverged"] * lost)
         pulse_text = f"{s['pulses']:.3g}" if s["pulses"] else "–"
         lines.append(f"| {device} | {budget} | {name} | {s['final']:.2f} ± {s['final_std']:.2f} | "
                      f"{s['best']:.2f} ± {s['best_std']:.2f} | {reach} | {pulse_text} |")
-        rows.append({"device": device, "epochs": budget, "policy": name, "seeds": s["n"],
+        rows.append({"device": device, "epochs": budget, "policy": name, "seeds": s["n"], "diverged": lost,
                      "final_mean": round(s["final"], 3), "final_std": round(s["final_std"], 3),
                      "best_mean": round(s["best"], 3), "best_std": round(s["best_std"], 3),
                      "epochs_to_95": " ".join(str(e or "-") for e in s["reach"]), "pulses_to_95": s["pulses"]})
@@ -211,8 +223,9 @@ def write_report(args: argparse.Namespace, calibration: dict[str, Any],
               "average (– : not within the budgets run).", ""]
     for device in calibration:
         ran = [name for name in policies(0.1, 0.1, 1.0) if any(d == device and n == name for d, _, n in cells)]
-        touch = {n: epochs_to_target([v for (d, _, p), v in cells.items() if d == device and p == n]) for n in ran}
-        end = {n: min((b for (d, b, p), v in cells.items() if d == device and p == n
+        touch = {n: epochs_to_target([v for (d, b, p), v in cells.items() if d == device and p == n
+                                      and not diverged.get((d, b, p))]) for n in ran}
+        end = {n: min((b for (d, b, p), v in cells.items() if d == device and p == n and not diverged.get((d, b, p))
                        and summarize(v)["final"] >= 100 * TARGET), default=None) for n in ran}
         lines.append(f"- {device}: " + ", ".join(f"{n} {touch[n] or '–'}/{end[n] or '–'}" for n in ran)
                      + " (touch/end)" + verdict(touch, end))

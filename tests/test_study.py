@@ -45,11 +45,19 @@ def test_study_writes_its_page_from_the_runs_and_keeps_the_findings(tmp_path: Pa
     cal = json.loads((tmp_path / "runs" / "gokmen-vlasov" / "calibration.json").read_text())
     assert len(cal["device_peaks"]) == 4 and cal["device_peaks"][0] > cal["device_peaks"][3] > 0
     assert (tmp_path / "sc-gokmen-vlasov-2ep.png").read_bytes()[:4] == b"\x89PNG"
-    # hand-written findings survive a regeneration; --report-only trains nothing
+    # hand-written findings survive a regeneration; --report-only trains nothing; a NaN run is reported as diverged
     marker = page[page.index("<!-- findings"):].splitlines()[0]
     (tmp_path / "sc.md").write_text(page + "Our reading: keep me.\n")
+    lost = tmp_path / "runs" / "gokmen-vlasov" / "one-cycle-e2-s1"
+    (lost / "result.json").unlink()
+    (lost / "summary.json").write_text(json.dumps({"status": "diverged"}))
+    results.remove(lost / "result.json")
     stamps = [p.stat().st_mtime_ns for p in results]
     run_study(tmp_path, "--report-only")
     again = (tmp_path / "sc.md").read_text()
     assert marker in again and again.endswith("Our reading: keep me.\n")
-    assert [p.stat().st_mtime_ns for p in results] == stamps
+    assert [p.stat().st_mtime_ns for p in results] == stamps and not (lost / "result.json").exists()
+    row = next(line for line in again.splitlines() if line.startswith("| gokmen-vlasov | 2 | one-cycle |"))
+    assert row.count("diverged") == 1
+    rows = {(r["device"], r["policy"]): r for r in csv.DictReader((tmp_path / "sc.csv").read_text().splitlines())}
+    assert rows["gokmen-vlasov", "one-cycle"]["diverged"] == "1" and rows["gokmen-vlasov", "one-cycle"]["seeds"] == "1"
