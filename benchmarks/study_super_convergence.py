@@ -49,14 +49,15 @@ STEP_PULSES = 1.0  # step@device tuned on GV (5 and 10 epochs, 2 seeds): 0.5, 1,
 FINDINGS = "<!-- findings: written by hand, kept when the tables above are regenerated -->"
 
 
-def policies(range_lr: float, analog_max: float, pulses: float) -> dict[str, tuple[str, dict[str, Any], float]]:
+def policies(range_lr: float, analog_max: float, pulses: float,
+             step_pulses: float = STEP_PULSES) -> dict[str, tuple[str, dict[str, Any], float]]:
     """name -> (schedule, options, optimizer LR)."""
     step = {"gamma": 0.94, "step_size": 2}
     cycle = {"max_lr": 0.1, "div_factor": 10.0, "max_momentum": 0.95, "base_momentum": 0.85}
     return {
         "step@poster": ("step", step | {"lr": 0.01}, 0.01),
         "step@range-test": ("step", step | {"lr": range_lr}, range_lr),
-        "step@device": ("step", step | {"lr": range_lr, "analog_lr": "device", "device_pulses": STEP_PULSES},
+        "step@device": ("step", step | {"lr": range_lr, "analog_lr": "device", "device_pulses": step_pulses},
                         range_lr),
         "one-cycle": ("one-cycle", cycle | ANALOG_MODES["plain"], 0.1),
         "one-cycle@range-test": ("one-cycle", cycle | ANALOG_MODES["plain"] | {"max_lr": range_lr}, range_lr),
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=None, help="subset of policy names (default: all)")
     parser.add_argument("--device-pulses", type=float, default=None,
                         help="device_pulses of the @device policies (default: the one-cycle schedule's)")
+    parser.add_argument("--step-pulses", type=float, default=STEP_PULSES, help="device_pulses of step@device")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="training samples per run (smoke tests)")
     parser.add_argument("--out", type=Path, default=OUT, help="results page (the .csv and figures go beside it)")
@@ -159,7 +161,7 @@ def main() -> None:
             continue
         cal = calibration[device] = calibrate(device, pulses, cache, args.limit)
         print(f"{device}: range-test LR {cal['range_lr']:.3g}, device peaks {cal['device_peaks']}", flush=True)
-        table = policies(cal["range_lr"], cal["analog_max"], pulses)
+        table = policies(cal["range_lr"], cal["analog_max"], pulses, args.step_pulses)
         for name, (schedule, options, lr) in table.items():
             if (args.policies and name not in args.policies) or (device == "pytorch" and name in ANALOG_ONLY):
                 continue
