@@ -37,6 +37,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from aihwkit_sc.experiments.report import cell
 from aihwkit_sc.experiments.sweep import Job, execute, load_result
 from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 from aihwkit_sc.training import TrainConfig
@@ -67,6 +68,9 @@ def policies(range_lr: float, analog_max: float, pulses: float,
     }
 
 
+POLICY_NAMES = tuple(policies(0.1, 0.1, 1.0))
+
+
 def calibrate(device: str, pulses: float, cache: Path, limit: int | None = None) -> dict[str, Any]:
     """Range-test LR and the device peaks of every analog layer (seed 0), cached in ``cache``."""
     if cache.is_file():
@@ -93,16 +97,13 @@ def first_at(metrics: list[dict[str, Any]], target: float = TARGET) -> int | Non
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    finals = [100 * r["metrics"][-1]["test_accuracy"] for r in records]
-    best = [100 * max(m["test_accuracy"] for m in r["metrics"]) for r in records]
+    final, final_std = cell([r["metrics"][-1]["test_accuracy"] for r in records])
+    best, best_std = cell([max(m["test_accuracy"] for m in r["metrics"]) for r in records])
     reach = [first_at(r["metrics"]) for r in records]
     pulses = [sum(m.get("pulses") or 0 for m in r["metrics"][:e]) for r, e in zip(records, reach, strict=True)
               if e is not None and r["metrics"][0].get("pulses") is not None]
-    return {
-        "n": len(records), "final": statistics.mean(finals), "final_std": statistics.stdev(finals) if len(finals) > 1
-        else 0.0, "best": statistics.mean(best), "best_std": statistics.stdev(best) if len(best) > 1 else 0.0,
-        "reach": reach, "pulses": statistics.mean(pulses) if pulses else None,
-    }
+    return {"n": len(records), "final": final, "final_std": final_std, "best": best, "best_std": best_std,
+            "reach": reach, "pulses": statistics.mean(pulses) if pulses else None}
 
 
 def run_status(out_dir: Path) -> str | None:
@@ -208,9 +209,9 @@ def write_report(args: argparse.Namespace, calibration: dict[str, Any],
     lines += ["", "| device | epochs | policy | final (%) | best (%) | epochs to 95 % (per seed) | pulses to 95 % |",
               "|---|---|---|---|---|---|---|"]
     rows = []
-    for (device, budget, name), records in sorted(cells.items(), key=lambda kv: (
-            args.devices.index(kv[0][0]), kv[0][1], list(policies(0.1, 0.1, 1.0)).index(kv[0][2]))):
-        s = summarize(records)
+    stats = {key: summarize(records) for key, records in cells.items()}
+    for (device, budget, name), s in sorted(stats.items(), key=lambda kv: (
+            args.devices.index(kv[0][0]), kv[0][1], POLICY_NAMES.index(kv[0][2]))):
         lost = diverged.get((device, budget, name), 0)
         reach = ", ".join([str(e) if e else "–" for e in s["reach"]] + ["diverged"] * lost)
         pulse_text = f"{s['pulses']:.3g}" if s["pulses"] else "–"
@@ -224,17 +225,16 @@ def write_report(args: argparse.Namespace, calibration: dict[str, Any],
               "had been at 95 % once (in any budget); *end* = smallest budget whose final accuracy is ≥ 95 % on "
               "average (– : not within the budgets run).", ""]
     for device in calibration:
-        ran = [name for name in policies(0.1, 0.1, 1.0) if any(d == device and n == name for d, _, n in cells)]
+        ran = [name for name in POLICY_NAMES if any(d == device and n == name for d, _, n in cells)]
         touch = {n: epochs_to_target([v for (d, b, p), v in cells.items() if d == device and p == n
                                       and not diverged.get((d, b, p))]) for n in ran}
-        end = {n: min((b for (d, b, p), v in cells.items() if d == device and p == n and not diverged.get((d, b, p))
-                       and summarize(v)["final"] >= 100 * TARGET), default=None) for n in ran}
+        end = {n: min((b for (d, b, p), v in stats.items() if d == device and p == n and not diverged.get((d, b, p))
+                       and v["final"] >= 100 * TARGET), default=None) for n in ran}
         lines.append(f"- {device}: " + ", ".join(f"{n} {touch[n] or '–'}/{end[n] or '–'}" for n in ran)
                      + " (touch/end)" + verdict(touch, end))
-    kept = ""
     out: Path = args.out
-    if out.is_file() and FINDINGS in out.read_text():
-        kept = out.read_text()[out.read_text().index(FINDINGS):]
+    previous = out.read_text() if out.is_file() else ""
+    kept = previous[previous.index(FINDINGS):] if FINDINGS in previous else ""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n\n" + (kept or FINDINGS + "\n"))
     with out.with_suffix(".csv").open("w", newline="") as handle:
