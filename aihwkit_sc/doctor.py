@@ -1,4 +1,4 @@
-"""What `aihwkit-sc doctor` reports: versions, the aihwkit ABI check, threads, CUDA, offline data."""
+"""What `aihwkit-sc doctor` reports: versions, the aihwkit ABI check, threads, CUDA, offline data, plugins."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ def offline_mnist_path() -> Path | None:
         if path.is_file():
             return path
     return None
-
 
 
 def doctor_report() -> dict[str, Any]:
@@ -56,7 +55,24 @@ def doctor_report() -> dict[str, Any]:
     report["offline_mnist_5k"] = str(mnist) if mnist else None
     report["ok"] = bool(abi.ok and report["torchvision"] is not None)
     report["executable"] = sys.executable
+    report["plugins"], report["plugin_errors"] = plugin_report()
     return report
+
+
+def plugin_report() -> tuple[list[dict[str, Any]], list[str]]:
+    """(each plugin seen with what it registered, counted per kind; every plugin error, one line naming the plugin).
+
+    Plugin errors do not make the report not ``ok``: the other plugins and the built-ins still work.
+    """
+    from aihwkit_sc.plugins import get_host
+
+    host = get_host()
+    loaded = [{"name": info.name, "distribution": info.distribution, "version": info.version,
+               "builtin": info.builtin, "registered": {kind: len(names) for kind, names in info.registered.items()
+                                                       if names},
+               "errors": list(info.errors)}
+              for info in host.plugins()]
+    return loaded, host.errors()
 
 
 def _aihwkit_cuda_compiled() -> bool:

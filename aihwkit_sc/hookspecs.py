@@ -47,7 +47,9 @@ def register_presets(register: Register) -> None:
     :param register: ``register(name, config, *, aliases=(), description="")`` where ``config`` is a callable
         returning a fresh aihwkit RPU configuration (an RPU config class works), an RPU configuration instance
         (copied on every use), a :class:`aihwkit_sc.presets.Preset`, or ``None`` for a plain digital preset.
-        Names are kebab-case; a name or alias already taken is reported and skipped.
+        Names are kebab-case; a name or alias already taken, or an object of none of these types (a factory that
+        is not callable), is reported naming the plugin and the preset, and skipped. A factory that raises or
+        returns something else is reported when the preset is used (listings show it with kind ``error``).
     """
 
 
@@ -56,7 +58,8 @@ def register_schedules(register: Register) -> None:
     """Register named learning-rate schedules.
 
     :param register: ``register(name, factory, *, aliases=(), description="")`` where ``factory`` builds a
-        ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options.
+        ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options; a non-callable is reported
+        naming the plugin and the schedule, and skipped.
     """
 
 
@@ -65,7 +68,8 @@ def register_models(register: Register) -> None:
     """Register model builders.
 
     :param register: ``register(name, builder, *, aliases=(), description="")`` where ``builder`` is a callable
-        taking keyword arguments (``num_classes`` and the model's options) and returning a digital ``torch.nn.Module``.
+        taking keyword arguments (``num_classes`` and the model's options) and returning a digital ``torch.nn.Module``;
+        a non-callable is reported naming the plugin and the model, and skipped.
     """
 
 
@@ -74,13 +78,14 @@ def register_datasets(register: Register) -> None:
     """Register datasets.
 
     :param register: ``register(name, loader, *, aliases=(), description="")`` where ``loader`` returns the train
-        and test ``torch.utils.data.Dataset`` for keyword options such as ``root``.
+        and test ``torch.utils.data.Dataset`` for keyword options such as ``root``; a non-callable is reported naming
+        the plugin and the dataset, and skipped.
     """
 
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
-    """Add commands to the ``aihwkit-sc`` command line.
+    """Add commands to the ``aihwkit-sc`` command line (an exception here, ``SystemExit`` included, is reported).
 
     :param cli: the root click group; add sub-commands with ``@cli.command()`` or ``cli.add_command(...)``.
         Keep heavy imports inside the command functions so ``aihwkit-sc --help`` stays fast.

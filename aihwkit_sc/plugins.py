@@ -4,12 +4,15 @@ Environment variable :data:`ENV_VAR` (``AIHWKIT_SC_LOAD_PLUGINS``) restricts ent
 installed plugin, an empty value loads none, and a comma-separated list loads only the entry points or
 distributions named. Built-in plugins always load.
 
-A plugin that fails to import, implements a misspelled hook, raises while registering, or registers a name that is
-already taken is reported by name (a :class:`PluginWarning` and :func:`errors`), and every other plugin still loads.
+A plugin that fails to import, implements a misspelled hook, raises while registering, registers a name that is
+already taken, or registers an object of the wrong type (see :data:`VALIDATORS`) is reported by name, one line each
+(a :class:`PluginWarning` and :func:`errors`), and every other plugin and entry still loads. "Raises" means any
+exception, ``SystemExit`` included; only ``KeyboardInterrupt`` goes through.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as md
 import os
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from aihwkit_sc import hookspecs
-from aihwkit_sc.registry import DuplicateNameError, Registry
+from aihwkit_sc.registry import Registry, RegistryError
 
 if TYPE_CHECKING:
     import click
@@ -49,6 +52,35 @@ KINDS: dict[str, str] = {
 
 class PluginWarning(UserWarning):
     """A plugin could not be loaded or could not register something; the others still work."""
+
+
+def _check_preset(name: str, obj: Any) -> None:
+    from aihwkit_sc.presets import check_preset_object  # presets imports this module
+
+    check_preset_object(name, obj)
+
+
+def _check_callable(kind: str) -> Callable[[str, Any], None]:
+    def check(name: str, obj: Any) -> None:
+        if not callable(obj):
+            raise TypeError(f"{kind} {name!r}: expected a callable, got {type(obj).__name__}")
+
+    return check
+
+
+# registry kind -> check of what a plugin registers (raises TypeError naming the entry); see the hookspecs
+VALIDATORS: dict[str, Callable[[str, Any], None]] = {
+    "preset": _check_preset,  # None, a factory or class, an RPU config instance, or a Preset
+    "schedule": _check_callable("schedule"),  # factory(optimizer, **options) -> LRScheduler
+    "model": _check_callable("model"),  # builder(**options) -> nn.Module
+    "dataset": _check_callable("dataset"),  # loader(root=..., **options) -> (train, test)
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    """``TypeName: first line of the message`` (just ``TypeName`` when the message is empty)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @dataclass
@@ -94,16 +126,24 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            if self.pm.has_plugin(name):
-                self.pm.unregister(name=name)
+        except KeyboardInterrupt:
+            raise
+        except (pluggy.PluginValidationError, ValueError) as exc:  # ValueError: name or object already registered
+            self._unregister_quietly(name, plugin)
             self._report(info, f"not loaded: {exc}")
             return False
-        except ValueError as exc:  # pluggy: name or object already registered
-            self._report(info, f"not loaded: {exc}")
+        except BaseException as exc:  # e.g. a plugin object whose attributes raise while pluggy scans them
+            self._unregister_quietly(name, plugin)
+            self._report(info, f"not loaded: {_one_line(exc)}")
             return False
         info.hooks = sorted(self._hooks_of(name))
         return True
+
+    def _unregister_quietly(self, name: str, plugin: object) -> None:
+        """Drop a half-registered plugin (never another plugin that already holds ``name``)."""
+        if self.pm.get_plugin(name) is plugin:
+            with contextlib.suppress(Exception):  # best effort: the plugin is reported already
+                self.pm.unregister(name=name)
 
     def _hooks_of(self, name: str) -> list[str]:
         plugin = self.pm.get_plugin(name)
@@ -112,20 +152,26 @@ class PluginHost:
     def _load_entrypoints(self, only: str | None) -> None:
         wanted = None if only is None else {part.strip() for part in only.split(",") if part.strip()}
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.metadata["Name"] if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+            try:
+                dist = ep.dist.metadata["Name"] if ep.dist is not None else None
+                version = ep.dist.version if ep.dist is not None else None
+            except Exception:  # unreadable metadata: still try the entry point itself
+                dist = version = None
             if wanted is not None and ep.name not in wanted and dist not in wanted:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit and the like at import are the plugin's failure, not ours
                 info = PluginInfo(ep.name, dist, version, False, hooks=[])
                 self._info[ep.name] = info
-                self._report(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+                self._report(info, f"failed to import {ep.value!r}: {_one_line(exc)}")
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist, version=version)
 
     def _report(self, info: PluginInfo, message: str) -> None:
+        message = " ".join(message.split())  # one line, whatever the exception's text
         info.errors.append(message)
         warnings.warn(f"aihwkit-sc plugin {info.name!r}: {message}", PluginWarning, stacklevel=3)
 
@@ -147,14 +193,25 @@ class PluginHost:
             names = info.registered.setdefault(registry.kind, [])
             try:
                 impl.function(register=self._register_callback(registry, info, names))
-            except Exception as exc:
-                self._report(info, f"raised while registering {registry.kind}s: {type(exc).__name__}: {exc}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._report(info, f"raised while registering {registry.kind}s: {_one_line(exc)}")
 
     def _register_callback(self, registry: Registry[Any], info: PluginInfo, names: list[str]) -> Callable[..., None]:
+        validate = VALIDATORS[registry.kind]
+
         def register(name: str, obj: Any, *, aliases: Any = (), description: str = "", **extra: Any) -> None:
+            """Validate and add one entry; a bad one is reported (plugin and entry named) and skipped."""
             try:
+                aliases = _aliases(registry.kind, name, aliases)
+                if not isinstance(description, str):
+                    raise TypeError(f"{registry.kind} {name!r}: description must be a string, "
+                                    f"got {type(description).__name__}")
+                if isinstance(name, str) and name:  # a bad name is the registry's to report
+                    validate(name, obj)
                 registry.register(name, obj, aliases=aliases, description=description, plugin=info.name, **extra)
-            except DuplicateNameError as exc:
+            except (RegistryError, TypeError) as exc:
                 self._report(info, str(exc))
             else:
                 names.append(name)
@@ -169,14 +226,30 @@ class PluginHost:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
-                self._report(self._info[impl.plugin_name], f"raised in register_commands: {type(exc).__name__}: {exc}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._report(self._info[impl.plugin_name], f"raised in register_commands: {_one_line(exc)}")
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin seen (loaded or failed), built-ins first. Fills all registries to say what each added."""
         for kind in KINDS:
             self.registry(kind)
         return sorted(self._info.values(), key=lambda i: (not i.builtin, i.name))
+
+    def errors(self) -> list[str]:
+        """Every plugin error so far, one line each naming the plugin (fills all registries first)."""
+        return [f"plugin {info.name!r}: {error}" for info in self.plugins() for error in info.errors]
+
+
+def _aliases(kind: str, name: object, aliases: Any) -> tuple[str, ...]:
+    """A plugin's ``aliases`` as a tuple (a single string is one alias); TypeError naming the entry otherwise."""
+    if isinstance(aliases, str):
+        return (aliases,)
+    try:
+        return tuple(aliases)
+    except TypeError:
+        raise TypeError(f"{kind} {name!r}: aliases must be a list of strings, got {type(aliases).__name__}") from None
 
 
 _host: PluginHost | None = None
@@ -200,3 +273,8 @@ def set_host(host: PluginHost | None) -> PluginHost | None:
 def registry(kind: str) -> Registry[Any]:
     """Shortcut for ``get_host().registry(kind)``."""
     return get_host().registry(kind)
+
+
+def errors() -> list[str]:
+    """Shortcut for ``get_host().errors()``: every plugin error, one line each naming the plugin."""
+    return get_host().errors()

@@ -27,6 +27,15 @@ NO_C2C_SUFFIX = ":no-c2c"
 CYCLE_TO_CYCLE_FIELDS = ("dw_min_std", "write_noise_std")
 
 KINDS = ("digital", "pulsed", "compound", "transfer", "mixed-precision", "inference")
+ERROR_KIND = "error"  # what listings show as the kind of a preset whose factory fails
+
+
+class PresetBuildError(RuntimeError):
+    """A preset's factory raised or returned something that is not an aihwkit RPU configuration.
+
+    The message is one line naming the preset and the plugin that registered it; the factory's exception is the
+    ``__cause__``.
+    """
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,16 @@ class Preset:
         if self.factory is None:
             return None
         ensure_aihwkit()
-        config = self.factory()
+        failed = f"preset {self.name!r} (plugin {self.plugin!r}) failed to build its RPU configuration"
+        try:
+            config = self.factory()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's factory: any failure, SystemExit included, is the preset's
+            lines = str(exc).strip().splitlines()
+            raise PresetBuildError(f"{failed}: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")) from exc
         if not is_dataclass(config) or not hasattr(config, "device"):
-            raise TypeError(
-                f"preset {self.name!r} (plugin {self.plugin!r}) built {type(config).__name__}, "
-                "not an aihwkit RPU configuration"
-            )
+            raise PresetBuildError(f"{failed}: it returned {type(config).__name__}, not an aihwkit RPU configuration")
         return config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
 
     @property
@@ -139,8 +152,20 @@ def config_kind(config: Any) -> str:
     return type(config).__name__
 
 
+def check_preset_object(name: str, obj: Any) -> None:
+    """Raise a one-line TypeError naming ``name`` unless ``obj`` is something :func:`as_preset` accepts: None, a
+    callable (factory or class), an RPU config instance, or a :class:`Preset` whose factory is callable or None."""
+    if isinstance(obj, Preset):
+        if obj.factory is not None and not callable(obj.factory):
+            raise TypeError(f"preset {name!r}: expected a Preset whose factory is callable or None, "
+                            f"got {type(obj.factory).__name__}")
+    elif not (obj is None or callable(obj) or (is_dataclass(obj) and hasattr(obj, "device"))):
+        raise TypeError(f"preset {name!r}: expected None, an RPU config factory or instance, got {type(obj).__name__}")
+
+
 def as_preset(name: str, obj: Any, *, aliases: Iterable[str] = (), description: str = "", plugin: str = "?") -> Preset:
     """Turn what a plugin registered (None, a factory or class, an RPU config instance, or a Preset) into a Preset."""
+    check_preset_object(name, obj)
     if isinstance(obj, Preset):
         return replace(obj, name=name, aliases=tuple(aliases) or obj.aliases,
                        description=description or obj.description, plugin=plugin, _kind=[])
@@ -148,11 +173,9 @@ def as_preset(name: str, obj: Any, *, aliases: Iterable[str] = (), description: 
         factory = None
     elif callable(obj):
         factory = obj
-    elif is_dataclass(obj) and hasattr(obj, "device"):
+    else:  # an RPU config instance (checked above)
         template = copy.deepcopy(obj)
         factory = lambda: copy.deepcopy(template)  # noqa: E731
-    else:
-        raise TypeError(f"preset {name!r}: expected None, an RPU config factory or instance, got {type(obj).__name__}")
     if not description and isinstance(obj, type):
         description = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
     return Preset(name, factory, description, tuple(aliases), True, plugin)
@@ -180,6 +203,18 @@ def names(include: str | Iterable[str] | None = None, exclude: str | Iterable[st
 def all_presets(include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> list[Preset]:
     """Every registered preset (sorted by name)."""
     return [get(n) for n in names(include, exclude)]
+
+
+def listing_row(preset: Preset) -> dict[str, Any]:
+    """name, aliases, kind, plugin and description of ``preset`` for listings. A preset whose factory fails has kind
+    :data:`ERROR_KIND` and an ``error`` (one line naming preset and plugin) instead of breaking the listing."""
+    row: dict[str, Any] = {"name": preset.name, "aliases": list(preset.aliases), "kind": ERROR_KIND,
+                           "plugin": preset.plugin, "description": preset.description}
+    try:
+        row["kind"] = preset.kind
+    except PresetBuildError as exc:
+        row["error"] = str(exc)
+    return row
 
 
 def _bits(resolution: float) -> float | None:

@@ -179,13 +179,16 @@ def test_plugin_presets_accept_instances_and_presets(fresh_host: object) -> None
             register("bad", 42)  # type: ignore[operator]
 
     plugins.get_host().add_plugin(P(), "p")
-    first = presets.get("inst").rpu_config()
+    with pytest.warns(plugins.PluginWarning, match="plugin 'p': preset 'bad': expected None, an RPU config factory "
+                                                   "or instance, got int"):
+        first = presets.get("inst").rpu_config()
     first.device.dw_min = 0.9
     assert presets.get("inst").rpu_config().device.dw_min != 0.9  # instances are copied on use
     obj = presets.get("obj")
     assert obj.name == "obj" and obj.plugin == "p" and obj.description == "desc"
+    assert "bad" not in presets.names()  # rejected when registered, not when used
     with pytest.raises(TypeError, match="preset 'bad': expected None, an RPU config factory or instance, got int"):
-        presets.get("bad")
+        presets.as_preset("bad", 42)
 
 
 def test_example_plugin_preset_is_available() -> None:

@@ -16,25 +16,26 @@ def presets() -> None:
 @click.option("--include", "-i", multiple=True, help="fnmatch pattern on names/aliases (repeatable).")
 @click.option("--exclude", "-e", multiple=True, help="fnmatch pattern to leave out (repeatable).")
 @click.option("--kind", type=click.Choice(["digital", "pulsed", "compound", "transfer", "mixed-precision",
-                                           "inference"]), help="Only presets of this kind.")
+                                           "inference", "error"]),
+              help="Only presets of this kind ('error': those whose factory fails).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(include: tuple[str, ...], exclude: tuple[str, ...], kind: str | None, as_json: bool) -> None:
-    """List presets: name, aliases, kind, plugin and description."""
+    """List presets: name, aliases, kind, plugin and description.
+
+    A preset whose factory fails is listed with kind 'error' and the error (naming its plugin) in place of the
+    description; the others are listed as usual.
+    """
     from aihwkit_sc import presets as lib
 
-    rows = [
-        {"name": p.name, "aliases": list(p.aliases), "kind": p.kind, "plugin": p.plugin,
-         "description": p.description}
-        for p in lib.all_presets(include or None, exclude or None)
-        if kind is None or p.kind == kind
-    ]
+    rows = [lib.listing_row(p) for p in lib.all_presets(include or None, exclude or None)]
+    rows = [r for r in rows if kind is None or r["kind"] == kind]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     width = max((len(r["name"]) for r in rows), default=4)
     for r in rows:
         aliases = f" ({', '.join(r['aliases'])})" if r["aliases"] else ""
-        click.echo(f"{r['name']:<{width}}  {r['kind']:<15}  {r['description']}{aliases}")
+        click.echo(f"{r['name']:<{width}}  {r['kind']:<15}  {r.get('error') or r['description']}{aliases}")
 
 
 @presets.command("show")
@@ -48,6 +49,8 @@ def show(name: str, as_json: bool) -> None:
         info = lib.describe(name)
     except ValueError as exc:  # unknown names, bad modifiers: one line, exit 2
         raise click.UsageError(str(exc)) from None
+    except lib.PresetBuildError as exc:  # the preset's factory fails: one line naming preset and plugin, exit 1
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
