@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from aihwkit.nn import AnalogLinear, AnalogSequential
@@ -247,7 +248,8 @@ def test_step_starts_analog_groups_at_their_device_lr() -> None:
     assert_tiles_synced(opt)
     build("step", opt, steps_per_epoch=2, lr=0.05, analog_lr=0.2)
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.2, 0.2]
-    with pytest.raises(ValueError, match="analog_lr must be a number, 'device' or None, got 'floor'"):
+    # the message is build()'s option check's (being reworded in schedules/__init__.py) or step's own
+    with pytest.raises(ValueError, match=r"analog_lr.*a number, 'device' or (None|null), got 'floor'"):
         build("step", opt, steps_per_epoch=2, analog_lr="floor")
 
 
@@ -340,28 +342,60 @@ def test_past_the_end_holds_the_final_lr_and_warns_once() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"max_lr": 0.0}, "max_lr must be a positive number, got 0.0"),
-    ({"max_lr": -0.1}, "max_lr must be a positive number"),
-    ({"max_lr": math.nan}, "max_lr must be a positive number"),
-    ({"max_lr": [0.1, 0.1, 0.1]}, "max_lr has 3 values but the optimizer has 2 param groups"),
-    ({"base_momentum": [0.8]}, "base_momentum has 1 values but the optimizer has 2 param groups"),
-    ({"max_momentum": 1.5}, r"max_momentum must be in \[0, 1\]"),
-    ({"pct_start": 0.0}, r"pct_start must be in \(0, 1\), got 0.0"),
-    ({"pct_start": 1.0}, r"pct_start must be in \(0, 1\)"),
-    ({"total_steps": 1}, "needs at least 2 steps, got total_steps=1"),
-    ({"total_steps": None}, "give total_steps, or both epochs and steps_per_epoch"),
-    ({"total_steps": None, "epochs": 2, "steps_per_epoch": 0}, "must be positive"),
-    ({"div_factor": 0}, "div_factor must be a positive number"),
-    ({"anneal_strategy": "cosine"}, "anneal_strategy must be 'cos' or 'linear'"),
+    # torch's arguments: rejected by torch itself, with its message (tests/test_one_cycle_torch_cases.py has them all)
+    ({"max_lr": [0.1, 0.1, 0.1]}, "max_lr must have the same length as optimizer.param_groups. max_lr has 3 values"),
+    ({"base_momentum": [0.8]}, "base_momentum must have the same length as optimizer.param_groups"),
+    ({"pct_start": 1.5}, "Expected float between 0 and 1 pct_start, but got 1.5"),
+    ({"total_steps": None}, r"You must define either total_steps OR \(epochs AND steps_per_epoch\)"),
+    ({"total_steps": None, "epochs": 2, "steps_per_epoch": 0}, "Expected positive integer steps_per_epoch, but got 0"),
+    ({"anneal_strategy": "cosine"}, "anneal_strategy must be one of 'cos' or 'linear', instead got cosine"),
+    # analog-only arguments: one line of ours
     ({"analog_lr_bounds": "auto"}, "analog_lr_bounds must be None, 'device' or"),
     ({"analog_lr_bounds": (0.1, 0.01)}, "low <= high"),
     ({"analog_max_lr": -1.0}, "analog_max_lr must be a positive number"),
+    ({"analog_max_lr": "floor"}, "analog_max_lr must be a number, 'device', 'auto' or None, got 'floor'"),
+    ({"analog_lr_scale": 0.0}, "analog_lr_scale must be a positive number"),
 ])
 def test_guard_rails(kwargs: dict[str, Any], message: str) -> None:
     opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
     args = {"max_lr": 0.1, "total_steps": 10} | kwargs
     with pytest.raises(ValueError, match=message):
         AnalogOneCycleLR(opt, **args)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"max_lr": 0.0}, {"max_lr": -0.1}, {"max_lr": math.nan}, {"max_momentum": 1.5}, {"pct_start": 0.0},
+    {"pct_start": 1.0}, {"total_steps": 1}, {"max_lr": torch.tensor(0.1)}, {"max_lr": np.float32(0.1)},
+    {"base_momentum": torch.tensor(0.8), "max_momentum": torch.tensor(0.9)},
+], ids=repr)
+def test_arguments_torch_takes_are_taken(kwargs: dict[str, Any]) -> None:
+    """Rejected before issue 12; torch takes them, so a drop-in replacement must (values: the torch-cases tests)."""
+    args = {"max_lr": 0.1, "total_steps": 10} | kwargs
+    ours_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    torch_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
+    steps = args["total_steps"] - 1  # pct_start=1.0 divides by zero at the last step, in torch as here
+    ours = trace(ours_opt, AnalogOneCycleLR(ours_opt, **args), steps)
+    ref = trace(torch_opt, OneCycleLR(torch_opt, **args), steps)
+    assert repr(ours) == repr(ref)  # repr: tensors and NaN compare as printed
+
+
+def test_tensor_and_numpy_max_lr_on_an_analog_model() -> None:
+    """Analog groups take a float peak whatever the type of max_lr; digital groups keep torch's types."""
+    for max_lr in (torch.tensor(0.1, dtype=torch.float64), np.float64(0.1), 0.1):
+        model, opt = analog_setup()
+        sched = AnalogOneCycleLR(opt, max_lr, total_steps=12)
+        ref_opt = torch.optim.SGD(digital_model().parameters(), lr=0.1, momentum=0.9)
+        ref = OneCycleLR(ref_opt, 0.1, total_steps=12)
+        for _ in range(12):
+            for i in sched.analog_groups:
+                assert type(opt.param_groups[i]["lr"]) is float
+                assert opt.param_groups[i]["lr"] == ref_opt.param_groups[0]["lr"]
+            assert type(opt.param_groups[0]["lr"]) is type(max_lr)
+            assert float(opt.param_groups[0]["lr"]) == ref_opt.param_groups[0]["lr"]
+            assert_tiles_synced(opt)
+            train_step(model, opt, sched)
+            ref_opt.step()
+            ref.step()
 
 
 def test_guard_not_regrouped_and_wrong_optimizer() -> None:

@@ -7,6 +7,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import torch
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
@@ -34,9 +36,10 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
     r"""One-cycle learning rate with inverse momentum cycling, aware of analog tiles.
 
     Smith & Topin, "Super-Convergence: Very Fast Training of Neural Networks Using Large Learning Rates" (2018);
-    the schedule itself is torch's :class:`~torch.optim.lr_scheduler.OneCycleLR` (same arguments, same values on
-    digital groups: LR from ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start`` of the steps, then down to
-    ``max_lr / (div_factor * final_div_factor)``; momentum from ``max_momentum`` down to ``base_momentum`` and back).
+    the schedule itself is torch's :class:`~torch.optim.lr_scheduler.OneCycleLR` (same arguments, accepted and rejected
+    as torch does; same values, and types, on digital groups: LR from ``max_lr / div_factor`` up to ``max_lr`` over
+    ``pct_start`` of the steps, then down to ``max_lr / (div_factor * final_div_factor)``; momentum from
+    ``max_momentum`` down to ``base_momentum`` and back).
 
     What it adds for aihwkit (1.2.0) optimizers whose groups were regrouped by ``AnalogSGD.regroup_param_groups``:
 
@@ -73,8 +76,10 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
       ``scale_fast_lr=True`` (default) such tiles are rebuilt once, state kept, with ``scale_fast_lr=True`` and
       ``fast_lr / peak_lr``, so the fast LR follows the schedule and equals the preset's at the peak. Tiki-Taka
       (``TransferCompound``) already scales it.
-    * **Guard rails.** Bad arguments raise one clear ``ValueError`` at construction; stepping past the end holds
-      the final LR and warns once instead of raising.
+    * **Guard rails.** torch's arguments are checked by torch itself before anything else, so they are accepted and
+      rejected exactly as by ``OneCycleLR`` (same exception, same message; ``tests/test_one_cycle_torch_cases.py``
+      runs torch's own test cases on both classes). Bad analog-only arguments raise one clear ``ValueError`` at
+      construction. Stepping past the end holds the final LR and warns once, where torch raises.
 
     Args:
         optimizer: torch or aihwkit optimizer (analog models: ``AnalogSGD`` after ``regroup_param_groups``).
@@ -93,15 +98,15 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
     def __init__(
         self,
         optimizer: Optimizer,
-        max_lr: float | Sequence[float],
+        max_lr: float | Tensor | Sequence[float | Tensor],
         total_steps: int | None = None,
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
         pct_start: float = 0.3,
         anneal_strategy: Literal["cos", "linear"] = "cos",
         cycle_momentum: bool = True,
-        base_momentum: float | Sequence[float] = 0.85,
-        max_momentum: float | Sequence[float] = 0.95,
+        base_momentum: float | Tensor | Sequence[float | Tensor] = 0.85,
+        max_momentum: float | Tensor | Sequence[float | Tensor] = 0.95,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
@@ -114,29 +119,32 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         device_pulses: float = DEVICE_PULSES,
         scale_fast_lr: bool = True,
     ) -> None:
+        if not isinstance(optimizer, Optimizer):  # torch's first check, before anything reads the optimizer
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        torch_args: dict[str, Any] = {
+            "total_steps": total_steps, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "pct_start": pct_start,
+            "anneal_strategy": anneal_strategy, "cycle_momentum": cycle_momentum, "base_momentum": base_momentum,
+            "max_momentum": max_momentum, "div_factor": div_factor, "final_div_factor": final_div_factor,
+            "three_phase": three_phase,
+        }
+        _check_like_torch(optimizer, max_lr, torch_args)
         groups = optimizer.param_groups
         analog.check_regrouped(optimizer)
         self.analog_groups: list[int] = [i for i, g in enumerate(groups) if analog.is_analog_group(g)]
-        max_lrs = _per_group("max_lr", max_lr, len(groups))
-        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor),
-                            ("analog_lr_scale", analog_lr_scale)):
-            _positive(name, value)
+        _positive("analog_lr_scale", analog_lr_scale)
         if analog_max_lr == "auto":  # the device peak when the device can be read, else torch's schedule
             analog_max_lr = "device" if xd_product is not None else None
         if isinstance(analog_max_lr, str) and analog_max_lr != "device":
             raise ValueError(f"analog_max_lr must be a number, 'device', 'auto' or None, got {analog_max_lr!r}")
         if analog_max_lr is not None and analog_max_lr != "device":
             _positive("analog_max_lr", analog_max_lr)
-        if not 0.0 < pct_start < 1.0:
-            raise ValueError(f"pct_start must be in (0, 1), got {pct_start}")
-        steps = _total_steps(total_steps, epochs, steps_per_epoch)
-        base_momenta = _per_group("base_momentum", base_momentum, len(groups), positive=False)
-        max_momenta = _per_group("max_momentum", max_momentum, len(groups), positive=False)
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        # torch's values go to torch as given (a digital group keeps a tensor or NumPy max_lr as such; tensors copied,
+        # as torch does); the analog groups get their own peak, a float (tiles take a float LR)
+        given = max_lr if isinstance(max_lr, list | tuple) else [max_lr] * len(groups)
+        max_lrs: list[Any] = [_copy(v) for v in given]
         for i in self.analog_groups:
             if analog_max_lr is None or analog_max_lr == "device":
-                max_lrs[i] *= analog_lr_scale
+                max_lrs[i] = float(max_lrs[i]) * analog_lr_scale
             else:
                 max_lrs[i] = float(analog_max_lr)
         if analog_max_lr == "device":  # groups without a pulsed device keep the scaled max_lr
@@ -150,26 +158,22 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
             for i in self.analog_groups:
                 for tile in analog.group_tiles(groups[i]):
                     _make_fast_lr_follow(tile, max_lrs[i])
-        super().__init__(
-            optimizer, max_lrs, total_steps=steps, pct_start=pct_start, anneal_strategy=anneal_strategy,
-            cycle_momentum=cycle_momentum, base_momentum=base_momenta, max_momentum=max_momenta,
-            div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase, last_epoch=last_epoch,
-        )
+        super().__init__(optimizer, max_lrs, **torch_args, last_epoch=last_epoch)
         self._restore_analog_momentum()
 
     # -- schedule ----------------------------------------------------------------------------------------------
-    def get_lr(self) -> list[float]:  # type: ignore[override]
+    def get_lr(self) -> list[float | Tensor]:
         if self.last_epoch > self.total_steps:
             if not self._warned_past_end:
                 warnings.warn(
                     f"AnalogOneCycleLR stepped past its {self.total_steps} total steps; holding the final LR "
                     "(raise total_steps or epochs to schedule longer runs)", RuntimeWarning, stacklevel=3)
                 self._warned_past_end = True
-            return [float(group["lr"]) for group in self.optimizer.param_groups]
-        lrs = [float(lr) for lr in super().get_lr()]
+            return [_copy(group["lr"]) for group in self.optimizer.param_groups]
+        lrs = super().get_lr()  # torch's values, types kept (a tensor max_lr gives tensor LRs, as in torch)
         self._restore_analog_momentum()
         for i, (low, high) in self.bounds.items():
-            lrs[i] = min(max(lrs[i], low), high)
+            lrs[i] = min(max(float(lrs[i]), low), high)
         return lrs
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -227,28 +231,26 @@ def _momentum_of(group: dict[str, Any]) -> tuple[Any, Any]:
     return group.get("momentum"), group.get("betas")
 
 
-def _per_group(name: str, value: float | Sequence[float], n: int, *, positive: bool = True) -> list[float]:
-    values: list[Any] = list(value) if isinstance(value, list | tuple) else [value] * n
-    if len(values) != n:
-        raise ValueError(f"{name} has {len(values)} values but the optimizer has {n} param groups; give one per group")
-    for v in values:
-        if positive:
-            _positive(name, v)
-        elif not (isinstance(v, int | float) and 0 <= v < 1 + 1e-12):
-            raise ValueError(f"{name} must be in [0, 1], got {v!r}")
-    return [float(v) for v in values]
+def _copy(value: Any) -> Any:
+    return value.clone() if isinstance(value, Tensor) else value
 
 
-def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
-    if total_steps is None:
-        if epochs is None or steps_per_epoch is None:
-            raise ValueError("give total_steps, or both epochs and steps_per_epoch")
-        if epochs <= 0 or steps_per_epoch <= 0:
-            raise ValueError(f"epochs and steps_per_epoch must be positive, got {epochs} and {steps_per_epoch}")
-        total_steps = epochs * steps_per_epoch
-    if not isinstance(total_steps, int) or total_steps < 2:
-        raise ValueError(f"a one-cycle schedule needs at least 2 steps, got total_steps={total_steps!r}")
-    return total_steps
+class _StandIn(Optimizer):
+    """An optimizer that only holds param groups, for :func:`_check_like_torch`."""
+
+
+def _check_like_torch(optimizer: Optimizer, max_lr: Any, torch_args: dict[str, Any]) -> None:
+    """Raise what torch's ``OneCycleLR`` raises for these arguments (nothing when it takes them).
+
+    torch itself is asked, on a stand-in optimizer with the optimizer's defaults and each group's LR, momentum and
+    betas (copies: the real optimizer is not touched), so torch's arguments are accepted and rejected exactly as
+    torch does, with torch's exception and message, before anything analog is read or rebuilt.
+    """
+    groups = [
+        {"params": [torch.zeros(1)], **{key: _copy(group[key]) for key in ("lr", "momentum", "betas") if key in group}}
+        for group in optimizer.param_groups
+    ]
+    OneCycleLR(_StandIn(groups, dict(optimizer.defaults)), max_lr, **torch_args)
 
 
 def one_cycle(
