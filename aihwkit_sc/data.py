@@ -3,12 +3,17 @@
 Each loader returns ``(train, test)`` datasets with the transforms this kind of training uses (the aihwkit examples'
 normalisation; random crop and horizontal flip for CIFAR-10 training, random crop without flips for SVHN, nothing
 for MNIST digits). When files are missing and cannot be downloaded, :class:`DatasetUnavailableError` says where to
-put them and names ``mnist-5k`` as the offline choice.
+put them and names ``mnist-5k`` as the offline choice; when a file is there but truncated or corrupt,
+:class:`DatasetCorruptError` names it and says to delete it.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import pickle
+import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,11 @@ ENV_ROOT = "AIHWKIT_SC_DATA"
 
 class DatasetUnavailableError(RuntimeError):
     """A dataset's files are missing and could not be downloaded."""
+
+
+class DatasetCorruptError(RuntimeError):
+    """A dataset's file is present but truncated or corrupt (not a :class:`DatasetUnavailableError`: a download
+    would not replace it, and falling back to another dataset would hide it)."""
 
 
 def default_root() -> Path:
@@ -45,16 +55,70 @@ def load(
     return pair
 
 
-def _torchvision(name: str, files: str, make: Any, root: Path, download: bool) -> tuple[Dataset, Dataset]:
-    """Call torchvision, turning a missing/undownloadable dataset into one clear error."""
+def _torchvision(name: str, files: str, make: Any, root: Path, download: bool,
+                 damaged: Callable[[Path], list[tuple[Path, str]]] | None = None) -> tuple[Dataset, Dataset]:
+    """Call torchvision, turning a missing/undownloadable dataset into one clear error, and a present but damaged file
+    (``damaged(root)`` lists them with what is wrong; checked before loading and again on failure) into another."""
+    _raise_if_damaged(name, damaged(root) if damaged else [])
     try:
         return make(root, download)
     except (RuntimeError, OSError) as exc:  # torchvision: "Dataset not found"; urllib: URLError is an OSError
+        _raise_if_damaged(name, damaged(root) if damaged else [])
         how = "could not be downloaded" if download else "download=False"
         raise DatasetUnavailableError(
-            f"{name} is not in {root} and {how} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): put "
-            f"{files} there (or pass root=...), or use the offline dataset 'mnist-5k'"
+            f"{name} is not in {root} and {how} ({_first_line(exc)}): put {files} there (or pass root=...), or use "
+            "the offline dataset 'mnist-5k'"
         ) from exc
+    except (AssertionError, ValueError, EOFError, pickle.UnpicklingError) as exc:  # a file torchvision cannot parse
+        _raise_if_damaged(name, damaged(root) if damaged else [])
+        raise DatasetCorruptError(
+            f"{name} in {root} could not be read ({_first_line(exc)}): a file there may be truncated or corrupt; "
+            f"delete {files} to download them again"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).splitlines() or [""])[0][:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _raise_if_damaged(name: str, damaged: list[tuple[Path, str]]) -> None:
+    if damaged:
+        (path, problem), more = damaged[0], len(damaged) - 1
+        others = f" (and {more} more file{'s' if more > 1 else ''})" if more else ""
+        raise DatasetCorruptError(f"{name} file {path} {problem}{others}: delete it to download it again (or put an "
+                                  "intact copy there)")
+
+
+IDX_ITEM_SIZE = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}  # ubyte, byte, short, int, float, double
+
+
+def idx_problem(path: Path) -> str | None:
+    """What is wrong with idx file ``path`` (MNIST's format: magic, big-endian dimensions, data), or None."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        magic = f.read(4)
+        if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_ITEM_SIZE or not 1 <= magic[3] <= 3:
+            return f"is not an idx file (its first bytes are {magic.hex() or 'missing: the file is empty'})"
+        dims = f.read(4 * magic[3])
+    if len(dims) < 4 * magic[3]:
+        return f"is truncated ({size} bytes, shorter than its header)"
+    shape = struct.unpack(f">{magic[3]}I", dims)
+    expected = 4 + len(dims) + math.prod(shape) * IDX_ITEM_SIZE[magic[2]]
+    if size < expected:
+        return f"is truncated ({size:,} of {expected:,} bytes)"
+    if size > expected:
+        return f"is longer than its header says ({size:,} bytes, expected {expected:,})"
+    return None
+
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def mnist_damaged(root: Path) -> list[tuple[Path, str]]:
+    """MNIST's raw idx files under ``root`` that are present but truncated or not idx files."""
+    paths = [root / "MNIST" / "raw" / name for name in MNIST_FILES]
+    return [(p, problem) for p in paths if p.is_file() and (problem := idx_problem(p))]
 
 
 def mnist(*, root: Path, download: bool = True) -> tuple[Dataset, Dataset]:
@@ -67,7 +131,8 @@ def mnist(*, root: Path, download: bool = True) -> tuple[Dataset, Dataset]:
         return (datasets.MNIST(r, train=True, download=d, transform=tf),
                 datasets.MNIST(r, train=False, download=d, transform=tf))
 
-    return _torchvision("MNIST", "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte", make, root, download)
+    return _torchvision("MNIST", "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte", make, root, download,
+                        mnist_damaged)
 
 
 def cifar10(*, root: Path, download: bool = True, augment: bool = True) -> tuple[Dataset, Dataset]:

@@ -43,6 +43,41 @@ def test_mnist_reads_idx_files(mnist_root: Path) -> None:
     assert torch.allclose(image, expected, atol=1e-5)  # normalised, no augmentation
 
 
+@pytest.mark.parametrize("download", [False, True])
+def test_truncated_mnist_file_is_named_as_corrupt(mnist_root: Path, download: bool) -> None:
+    path = mnist_root / "MNIST/raw/train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:5000])  # 16-byte header + 12 × 784 = 9,424 bytes when whole
+    with pytest.raises(data.DatasetCorruptError) as info:
+        data.load("mnist", root=mnist_root, download=download)  # was: "MNIST is not in ... could not be downloaded"
+    assert str(info.value) == (f"MNIST file {path} is truncated (5,000 of 9,424 bytes): delete it to download it "
+                               "again (or put an intact copy there)")
+    assert not isinstance(info.value, data.DatasetUnavailableError)  # demo 'auto' must not fall back past it
+
+
+def test_mnist_file_that_is_not_idx_or_too_long(mnist_root: Path) -> None:
+    labels = mnist_root / "MNIST/raw/t10k-labels-idx1-ubyte"
+    labels.write_bytes(b"<html>not found</html>")
+    images = mnist_root / "MNIST/raw/t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes() + b"\0")
+    with pytest.raises(data.DatasetCorruptError) as info:
+        data.load("mnist", root=mnist_root, download=False)
+    assert str(info.value) == (f"MNIST file {images} is longer than its header says (3,937 bytes, expected 3,936) "
+                               "(and 1 more file): delete it to download it again (or put an intact copy there)")
+    images.write_bytes(b"")
+    assert data.idx_problem(images) == "is not an idx file (its first bytes are missing: the file is empty)"
+    assert data.idx_problem(labels) == "is not an idx file (its first bytes are 3c68746d)"
+
+
+def test_truncated_mnist_through_the_cli(mnist_root: Path, tmp_path: Path) -> None:
+    path = mnist_root / "MNIST/raw/t10k-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:6])  # cut inside the header
+    result = CliRunner().invoke(main, ["train", "--dataset", "mnist", "--data-root", str(mnist_root), "--epochs", "1",
+                                       "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1] == (f"Error: MNIST file {path} is truncated (6 bytes, shorter than its "
+                                              "header): delete it to download it again (or put an intact copy there)")
+
+
 def write_cifar(root: Path, n: int) -> np.ndarray:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)

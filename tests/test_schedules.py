@@ -71,6 +71,45 @@ def test_build_errors() -> None:
         schedules.build("constant", opt, steps_per_epoch=3, lr=-1.0)
 
 
+def test_build_checks_option_types() -> None:
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"^schedule 'step' option step_size: expected a number, got 'abc'$"):
+        schedules.build("step", opt, steps_per_epoch=3, step_size="abc")
+    with pytest.raises(ValueError, match=r"^schedule 'step' option gamma: expected a number, got True$"):
+        schedules.build("step", opt, steps_per_epoch=3, gamma=True)
+    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option three_phase: expected true/false, "
+                                         r"got 'maybe'$"):
+        schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, three_phase="maybe")
+    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option analog_max_lr: expected a number, 'device', "
+                                         r"'auto' or null, got 'devcie'$"):
+        schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, analog_max_lr="devcie")
+    with pytest.raises(ValueError, match=r"option xd_product: expected a number, a list of numbers or null, "
+                                         r"got \[1, 'x'\]"):
+        schedules.build("step", opt, steps_per_epoch=3, xd_product=[1, "x"])
+    with pytest.raises(ValueError, match=r"^schedule 'triangular' option mode: expected 'triangular', 'triangular2' "
+                                         r"or 'exp_range', got 'tri'$"):
+        schedules.build("triangular", opt, steps_per_epoch=3, mode="tri")
+    with pytest.raises(ValueError, match=r"^schedule 'linear-warmup' option warmup: expected a number, got '1'$"):
+        schedules.build("linear-warmup", opt, steps_per_epoch=3, warmup="1")  # a plugin's schedule, by annotation
+    # the right types pass: ints for floats, lists for sequences, None for optionals, Literal strings
+    schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, max_lr=1, three_phase=True, analog_max_lr=None,
+                    xd_product=[1.0, 2], analog_lr_bounds=[0.001, 0.1])
+    schedules.build("step", opt, steps_per_epoch=3, analog_lr="device", step_size=2)
+
+
+def test_check_options_run_supplied_and_auto() -> None:
+    with pytest.raises(ValueError, match=r"^schedule 'step' option epochs cannot be set here: the run passes it; "
+                                         r"use --epochs \(TrainConfig.epochs\) instead$"):
+        schedules.check_run_options("step", {"epochs": 3})
+    with pytest.raises(ValueError, match=r"^schedule 'cosine' option steps_per_epoch cannot be set here"):
+        schedules.check_run_options("cosine", {"steps_per_epoch": 3})
+    schedules.check_run_options("one-cycle", {"max_lr": "auto", "xd_product": "auto"})  # the run measures these
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number, got 'auto'"):
+        schedules.check_options("one-cycle", {"max_lr": "auto"})  # build itself takes numbers only
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number or 'auto', got 'fast'"):
+        schedules.check_run_options("one-cycle", {"max_lr": "fast"})
+
+
 def test_plot_schedule_writes_png_of_the_schedule(tmp_path: Path) -> None:
     from aihwkit_sc.plots import plot_schedule
 

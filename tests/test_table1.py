@@ -73,5 +73,21 @@ def test_select() -> None:
     assert [r.index for r in table1.select(rows, "mnist-*")] == [9, 10, 11, 12]
     assert [r.id for r in table1.select(rows, "1,svhn-*-25")] == ["cifar10-resnet18-step-100",
                                                                     "svhn-vgg8-one-cycle-25"]
-    with pytest.raises(ValueError, match="--rows 'imagenet' matches no row: row ids are cifar10-resnet18-step-100"):
+    with pytest.raises(ValueError, match="--rows entry 'imagenet' matches no row: row ids are cifar10-resnet18-step"):
         table1.select(rows, "imagenet")
+    assert table1.select(rows, None) == rows
+
+
+def test_select_names_every_entry_that_matches_nothing() -> None:
+    rows = table1.load_rows()
+    with pytest.raises(ValueError, match=r"^--rows entry 'bogus' matches no row: row ids are "
+                                         r"cifar10-resnet18-step-100, .*, mnist-lenet5-one-cycle-25 "
+                                         r"\(or indices 1-12\)$"):
+        table1.select(rows, "mnist-*,bogus")  # used to give the four mnist rows, dropping 'bogus' without a word
+    with pytest.raises(ValueError, match=r"^--rows entry 'svhn-vgg8-step50' matches no row: did you mean "
+                                         r"'svhn-vgg8-step-50'"):
+        table1.select(rows, "1, svhn-vgg8-step50")
+    with pytest.raises(ValueError, match=r"^--rows entry '0' matches no row"):
+        table1.select(rows, "0")
+    with pytest.raises(ValueError, match=r"^--rows ' , ' names no row"):
+        table1.select(rows, " , ")

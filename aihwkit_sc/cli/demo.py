@@ -29,6 +29,7 @@ def demo() -> None:
 def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, limit: int | None,
           analog: str, out_dir: str, data_root: str | None, quiet: bool) -> None:
     """LeNet-5 on pytorch, semi-ideal and Gokmen-Vlasov devices: step baseline against one-cycle (poster Table 1)."""
+    from aihwkit_sc.data import DatasetCorruptError, DatasetUnavailableError
     from aihwkit_sc.experiments.demo import DemoSpec, run_demo
 
     spec = DemoSpec(epochs=epochs, batch_size=batch_size, seeds=seeds, dataset=dataset, limit=limit,
@@ -37,7 +38,10 @@ def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, 
     if not quiet:
         click.echo(f"training {runs} runs of LeNet-5 ({epochs} epochs each, {workers} at a time)...")
     start = time.perf_counter()
-    summary = run_demo(spec, out_dir, workers=workers, quiet=quiet, data_root=data_root)
+    try:
+        summary = run_demo(spec, out_dir, workers=workers, quiet=quiet, data_root=data_root)
+    except (DatasetCorruptError, DatasetUnavailableError) as exc:
+        raise click.UsageError(str(exc).splitlines()[0]) from None
     if summary["notice"]:
         click.echo(f"note: {summary['notice']}")
     click.echo(summary["table"])

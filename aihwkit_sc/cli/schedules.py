@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from typing import Any
 
 import click
@@ -36,24 +37,54 @@ def list_(as_json: bool) -> None:
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, lists), else strings."""
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, lists), else strings.
+
+    A key given twice is an error; whether the schedule takes the keys and values is :mod:`aihwkit_sc.schedules`'
+    ``check_options``.
+    """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--option")
+        key = key.strip().replace("-", "_")
+        if key in out:
+            raise click.BadParameter(f"{key} given twice", param_hint="--option")
         try:
-            out[key.replace("-", "_")] = json.loads(raw)
+            out[key] = json.loads(raw)
         except json.JSONDecodeError:
-            out[key.replace("-", "_")] = raw
+            out[key] = raw
     return out
+
+
+MAX_LR = 1e6
+"""The largest learning rate the CLI takes: far above any that trains, far below float32's overflow (3.4e38)."""
+
+
+class LearningRate(click.ParamType):
+    """A learning rate: a finite number above 0 and at most :data:`MAX_LR`."""
+
+    name = "lr"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            lr = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a positive number, got {value!r}", param, ctx)
+        if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
+            self.fail(f"expected a positive number up to {MAX_LR:g}, got {value!r}", param, ctx)
+        return lr
+
+
+PLOT_SUPPLIED = {key: f"the plot passes it; use --{key.replace('_', '-')} instead"
+                 for key in ("epochs", "steps_per_epoch", "lr", "momentum")}
 
 
 @schedules.command("plot")
 @click.argument("name")
 @click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--lr", type=float, default=0.01, show_default=True, help="Optimizer's starting LR.")
+@click.option("--lr", type=LearningRate(), default=0.01, show_default=True, help="Optimizer's starting LR.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="Optimizer's starting momentum.")
 @click.option("-O", "--option", "opts", multiple=True, metavar="KEY=VALUE", help="Schedule option (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="PNG path [NAME.png].")
@@ -61,11 +92,14 @@ def plot(name: str, epochs: int, steps_per_epoch: int, lr: float, momentum: floa
          output: str | None) -> None:
     """Plot schedule NAME's LR and momentum against the step (the poster's Figure 2) to a PNG."""
     from aihwkit_sc.plots import plot_schedule
+    from aihwkit_sc.schedules import check_options
 
     path = output or f"{name}.png"
+    options = parse_options(opts)
     try:
+        check_options(name, options, supplied=PLOT_SUPPLIED)
         values = plot_schedule(name, path, epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, momentum=momentum,
-                               **parse_options(opts))
+                               **options)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {path}: lr {min(values['lr']):.3g}..{max(values['lr']):.3g}, "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
-from aihwkit_sc.cli.schedules import parse_options
+from aihwkit_sc.cli.schedules import MAX_LR, LearningRate, parse_options
 
 
 def _common(f: Any) -> Any:
@@ -36,7 +37,7 @@ def _common(f: Any) -> Any:
 @_common
 @click.option("--schedule", default="one-cycle", show_default=True, help="Registered schedule.")
 @click.option("-O", "--option", "opts", multiple=True, metavar="KEY=VALUE", help="Schedule option (repeatable).")
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Optimizer LR (one-cycle: its max LR).")
+@click.option("--lr", type=LearningRate(), default=0.1, show_default=True, help="Optimizer LR (one-cycle: its max LR).")
 @click.option("--max-lr", default=None, help="One-cycle max LR, or 'auto' to take it from an LR range test.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--count-pulses", is_flag=True, help="Record update pulses of the analog tiles per epoch.")
@@ -50,13 +51,17 @@ def train(model: str, preset: str, dataset: str, batch_size: int, momentum: floa
           opts: tuple[str, ...], lr: float, max_lr: str | None, epochs: int, count_pulses: bool, device: str,
           out_dir: str | None, resume: bool, quiet: bool) -> None:
     """Train MODEL on DATASET with a device PRESET and a SCHEDULE; write metrics, checkpoints and curves."""
+    from aihwkit_sc.schedules import check_run_options
     from aihwkit_sc.training import TrainConfig, TrainingStopped
     from aihwkit_sc.training import train as run_training
 
     schedule_options = parse_options(opts)
     if max_lr is not None:
+        if "max_lr" in schedule_options:
+            raise click.UsageError(f"give the max LR once: --max-lr {max_lr} or -O max_lr={schedule_options['max_lr']}")
         schedule_options["max_lr"] = max_lr if max_lr == "auto" else _positive_float("--max-lr", max_lr)
     try:
+        check_run_options(schedule, schedule_options)
         config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule=schedule,
                              schedule_options=schedule_options, epochs=epochs, batch_size=batch_size, lr=lr,
                              momentum=momentum, weight_decay=weight_decay, seed=seed, digital_layers=digital_layers,
@@ -89,15 +94,16 @@ def _positive_float(name: str, text: str) -> float:
         value = float(text)
     except ValueError:
         raise click.BadParameter(f"expected a number or 'auto', got {text!r}", param_hint=name) from None
-    if value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}", param_hint=name)
+    if not (math.isfinite(value) and 0 < value <= MAX_LR):
+        raise click.BadParameter(f"expected a positive number up to {MAX_LR:g} or 'auto', got {text!r}",
+                                 param_hint=name)
     return value
 
 
 @click.command("lr-find")
 @_common
-@click.option("--start-lr", type=float, default=1e-4, show_default=True)
-@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--start-lr", type=LearningRate(), default=1e-4, show_default=True)
+@click.option("--end-lr", type=LearningRate(), default=10.0, show_default=True)
 @click.option("--num-iter", type=click.IntRange(min=5), default=100, show_default=True, help="Mini-batches.")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="lr-find.png", show_default=True,

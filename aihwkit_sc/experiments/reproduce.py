@@ -40,6 +40,23 @@ def matched_step_lrs(rows: list[table1.RowSpec], devices: list[str], out: Path, 
     return found
 
 
+def device_list(devices: list[str] | None) -> list[str]:
+    """Canonical preset names of ``devices`` (the poster's three when None); none, or one given twice, is an error."""
+    from aihwkit_sc import presets
+
+    if devices is None:
+        devices = ["pytorch", "semi-ideal", "gokmen-vlasov"]
+    if not devices:
+        raise ValueError("--devices: no devices given; name presets, e.g. --devices n,si,gv")
+    names: dict[str, str] = {}
+    for given in devices:
+        name = presets.get(given).name
+        if name in names:
+            raise ValueError(f"--devices names {name} twice ({names[name]!r} and {given!r})")
+        names[name] = given
+    return list(names)
+
+
 def reproduce_table1(
     *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
     dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
@@ -47,11 +64,9 @@ def reproduce_table1(
     matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, device: str = "cpu",
 ) -> dict[str, Any]:
     """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
-    from aihwkit_sc import presets
-
     out = Path(out)
     selected = table1.select(table1.load_rows(), rows)
-    device_names = [presets.get(d).name for d in (devices or ["pytorch", "semi-ideal", "gokmen-vlasov"])]
+    device_names = device_list(devices)
     if analog not in ANALOG_MODES:
         raise ValueError(f"analog must be one of {', '.join(ANALOG_MODES)}, got {analog!r}")
     extra = {"one-cycle": dict(ANALOG_MODES[analog])}  # the poster ran torch's plain cycle: "plain" by default

@@ -95,13 +95,28 @@ def load_rows() -> list[RowSpec]:
 
 
 def select(rows: list[RowSpec], patterns: str | None) -> list[RowSpec]:
-    """Rows whose id or 1-based index matches one of the comma-separated fnmatch ``patterns`` (all when None)."""
+    """Rows whose id or 1-based index matches one of the comma-separated fnmatch ``patterns`` (all when None).
+
+    Every entry must match a row: one that matches none raises a one-line ``ValueError`` naming it, with the ids
+    closest to it.
+    """
+    import difflib
     import fnmatch
 
-    if not patterns:
+    if patterns is None:
         return rows
     wanted = [p.strip() for p in patterns.split(",") if p.strip()]
-    chosen = [r for r in rows if any(fnmatch.fnmatchcase(r.id, p) or p == str(r.index) for p in wanted)]
-    if not chosen:
-        raise ValueError(f"--rows {patterns!r} matches no row: row ids are {', '.join(r.id for r in rows)}")
-    return chosen
+    ids = ", ".join(r.id for r in rows)
+    if not wanted:
+        raise ValueError(f"--rows {patterns!r} names no row: give row ids or 1-based indices; row ids are {ids}")
+
+    def matches(row: RowSpec, pattern: str) -> bool:
+        return fnmatch.fnmatchcase(row.id, pattern) or pattern == str(row.index)
+
+    for pattern in wanted:
+        if not any(matches(r, pattern) for r in rows):
+            close = difflib.get_close_matches(pattern, [r.id for r in rows], n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+            raise ValueError(f"--rows entry {pattern!r} matches no row: {hint}row ids are {ids} (or indices "
+                             f"1-{len(rows)})")
+    return [r for r in rows if any(matches(r, p) for p in wanted)]

@@ -9,7 +9,12 @@ Every named schedule is stepped once per batch and registered through the ``regi
 from __future__ import annotations
 
 import inspect
-from typing import Any
+import math
+import numbers
+import types
+import typing
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal, Union
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -19,8 +24,14 @@ from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
 from aihwkit_sc.schedules.xd import measure_xd_product
 
-__all__ = ["AnalogOneCycleLR", "build", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names",
-           "options", "sync_tiles", "trace"]
+__all__ = ["RUN_SUPPLIED", "AnalogOneCycleLR", "build", "check_options", "check_run_options", "device_lr_bounds",
+           "is_analog_group", "measure_xd_product", "names", "options", "sync_tiles", "trace"]
+
+RUN_SUPPLIED: dict[str, str] = {
+    "epochs": "the run passes it; use --epochs (TrainConfig.epochs) instead",
+    "steps_per_epoch": "the run passes it (its batches per epoch, from the dataset, --limit and --batch-size)",
+}
+"""Options a training run passes to every schedule itself, with what to do instead of giving them as options."""
 
 
 def names() -> list[str]:
@@ -37,23 +48,142 @@ def options(name: str) -> dict[str, Any]:
     }
 
 
-def build(name: str, optimizer: Optimizer, **opts: Any) -> LRScheduler:
-    """Build the schedule registered as ``name`` for ``optimizer``.
+def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, str] | None = None,
+                  auto: Collection[str] = ()) -> None:
+    """Raise one-line ``ValueError`` unless ``opts`` are options schedule ``name`` takes, with values of their types.
 
-    Every schedule takes ``steps_per_epoch`` and ``epochs``; see :func:`options` for the rest.
+    ``supplied`` maps the options the caller passes itself (a run's ``epochs``) to why and what to do instead;
+    options in ``auto`` may also be the string ``"auto"`` (the caller measures them). Types come from the factory's
+    annotations, else from its defaults (a bool default wants a bool, a number default a number).
     """
     factory = registry("schedule").get(name)
     accepted = options(name)
+    for key in opts:
+        if key in (supplied or {}):
+            raise ValueError(f"schedule {name!r} option {key} cannot be set here: {(supplied or {})[key]}")
     unknown = sorted(set(opts) - set(accepted))
     if unknown:
         raise ValueError(
             f"schedule {name!r} has no option {', '.join(map(repr, unknown))}: it takes {', '.join(accepted)}"
         )
+    hints = _hints(factory)
+    for key, value in opts.items():
+        if key in auto and value == "auto":
+            continue
+        hint = hints.get(key, _hint_from_default(accepted[key]))
+        if not _fits(hint, value):
+            expected = _describe(hint) + (" or 'auto'" if key in auto else "")
+            raise ValueError(f"schedule {name!r} option {key}: expected {expected}, got {value!r}")
+
+
+def check_run_options(name: str, opts: Mapping[str, Any]) -> None:
+    """:func:`check_options` for a training run's ``schedule_options``: no ``epochs`` or ``steps_per_epoch`` (the
+    run passes them), and ``max_lr``/``xd_product`` may be ``"auto"`` (the run measures them)."""
+    check_options(name, opts, supplied=RUN_SUPPLIED, auto=("max_lr", "xd_product"))
+
+
+def build(name: str, optimizer: Optimizer, **opts: Any) -> LRScheduler:
+    """Build the schedule registered as ``name`` for ``optimizer``.
+
+    Every schedule takes ``steps_per_epoch`` and ``epochs``; see :func:`options` for the rest. Unknown options and
+    values of the wrong type (:func:`check_options`) raise a one-line ``ValueError``.
+    """
+    factory = registry("schedule").get(name)
+    accepted = options(name)
+    check_options(name, opts)
     missing = [k for k, v in accepted.items() if v is inspect.Parameter.empty and k not in opts]
     if missing:
         raise ValueError(f"schedule {name!r} needs {', '.join(map(repr, missing))}")
     scheduler: LRScheduler = factory(optimizer, **opts)
     return scheduler
+
+
+def _hints(factory: Any) -> dict[str, Any]:
+    """The factory's keyword annotations, each resolved on its own (one that cannot be resolved is left out)."""
+    target = inspect.unwrap(factory)
+    namespace = dict(getattr(target, "__globals__", {}))
+    out: dict[str, Any] = {}
+    for param in inspect.signature(factory).parameters.values():
+        annotation = param.annotation
+        if annotation is inspect.Parameter.empty:
+            continue
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # what typing.get_type_hints does, one name at a time
+            except Exception:  # e.g. a name imported for type checkers only: fall back on the default
+                continue
+        out[param.name] = annotation
+    return out
+
+
+def _hint_from_default(default: Any) -> Any:
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, numbers.Real):
+        return float
+    return Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fits(hint: Any, value: Any) -> bool:
+    """Whether ``value`` is of type ``hint`` (as far as these simple types go; anything else fits)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(_fits(a, value) for a in args)
+    if origin is Literal:
+        return any(type(value) is type(a) and value == a for a in args)
+    if hint is None or hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return _is_number(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return (isinstance(value, list | tuple) and len(value) == len(args)
+                and all(_fits(a, v) for a, v in zip(args, value, strict=True)))
+    if origin in (list, tuple, Sequence):
+        return isinstance(value, list | tuple) and (not args or all(_fits(args[0], v) for v in value))
+    return True
+
+
+def _describe(hint: Any) -> str:
+    """``hint`` in words: 'a number', 'true/false', "'cos' or 'linear'", 'a number or null'."""
+    parts: list[str] = []
+
+    def walk(h: Any) -> None:
+        origin, args = typing.get_origin(h), typing.get_args(h)
+        if origin in (Union, types.UnionType):
+            for a in args:
+                walk(a)
+        elif origin is Literal:
+            parts.extend(repr(a) for a in args)
+        elif h is None or h is type(None):
+            parts.append("null")
+        elif h is bool:
+            parts.append("true/false")
+        elif h is int:
+            parts.append("an integer")
+        elif h is float:
+            parts.append("a number")
+        elif h is str:
+            parts.append("a string")
+        elif origin is tuple and args and args[-1] is not Ellipsis:
+            parts.append(f"a list of {len(args)} " + ("numbers" if all(a is float for a in args) else "values"))
+        elif origin in (list, tuple, Sequence):
+            parts.append("a list of numbers" if args and args[0] is float else "a list")
+        else:
+            parts.append(getattr(h, "__name__", str(h)))
+
+    walk(hint)
+    unique = list(dict.fromkeys(parts))
+    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
 
 
 def trace(name: str, *, epochs: int, steps_per_epoch: int, lr: float = 0.01, momentum: float = 0.9,
