@@ -15,14 +15,16 @@ runs with stochastic pulses or analog noise agree only statistically; configurat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import math
-import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from aihwkit_sc import data, presets, schedules, zoo
+from aihwkit_sc import data, presets, rundir, schedules, zoo
 from aihwkit_sc.pulses import PulseCounter
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
@@ -153,16 +155,15 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu") -> tuple
     return loss_sum / max(total, 1), correct / max(total, 1)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 class Run:
-    """One training run's objects, built from a :class:`TrainConfig` (so a checkpoint can rebuild them)."""
+    """One training run's objects, built from a :class:`TrainConfig` (so a checkpoint can rebuild them).
 
-    def __init__(self, config: TrainConfig) -> None:
+    ``schedule_options``: the schedule's options as resolved by an earlier build of this run (a checkpoint's: the
+    range-test ``max_lr``, the measured ``xd_product``); given, nothing is measured again. ``config`` always stays
+    what the user asked for, so a run resumes under the same command any number of times.
+    """
+
+    def __init__(self, config: TrainConfig, schedule_options: dict[str, Any] | None = None) -> None:
         self.config = config
         seed_everything(config.seed)
         self.train_set, self.test_set = load_data(config)
@@ -179,18 +180,26 @@ class Run:
             self.model = self.model.cuda()
         self.optimizer = zoo.make_optimizer(self.model, lr=config.lr, momentum=config.momentum,
                                             weight_decay=config.weight_decay)
-        self.schedule_options = dict(config.schedule_options)
         self.lr_find: dict[str, Any] | None = None
-        if self.schedule_options.get("max_lr") == "auto":
-            self.schedule_options["max_lr"] = self._auto_max_lr()
-        elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
-            self.schedule_options.setdefault("max_lr", config.lr)
-        if self.schedule_options.get("xd_product") == "auto" or (
-                "xd_product" not in self.schedule_options and "xd_product" in schedules.options(config.schedule)
-                and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
-            self.schedule_options["xd_product"] = self._measure_xd()
+        if schedule_options is not None:
+            self.schedule_options = dict(schedule_options)
+        else:
+            self.schedule_options = self._resolve_options()
         self.scheduler = schedules.build(config.schedule, self.optimizer, epochs=config.epochs,
                                          steps_per_epoch=len(self.train_loader), **self.schedule_options)
+
+    def _resolve_options(self) -> dict[str, Any]:
+        """The schedule options with ``"auto"`` values filled in (range test, measured x·d)."""
+        config, options = self.config, dict(self.config.schedule_options)
+        if options.get("max_lr") == "auto":
+            options["max_lr"] = self._auto_max_lr()
+        elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
+            options.setdefault("max_lr", config.lr)
+        if options.get("xd_product") == "auto" or (
+                "xd_product" not in options and "xd_product" in schedules.options(config.schedule)
+                and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
+            options["xd_product"] = self._measure_xd()
+        return options
 
     def _auto_max_lr(self) -> float:
         from aihwkit_sc.lr_finder import lr_find
@@ -225,64 +234,177 @@ class Run:
         random.setstate(state["rng"]["python"])
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used for this run (unreadable, or written for another configuration)."""
+
+
+class UnreadableCheckpoint(CheckpointError):
+    """A checkpoint file that is truncated, empty or not an aihwkit-sc checkpoint."""
+
+
+def canonical(config: TrainConfig) -> TrainConfig:
+    """``config`` with its model, preset, dataset and schedule as canonical names (``gv`` -> ``gokmen-vlasov``), so
+    an alias and its name are the same run; raises a one-line error for an unknown name."""
+    from aihwkit_sc.plugins import registry
+
+    return dataclasses.replace(
+        config, preset=presets.get(config.preset).name, model=registry("model").resolve(config.model),
+        dataset=registry("dataset").resolve(config.dataset), schedule=registry("schedule").resolve(config.schedule))
+
+
+def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
+    """A checkpoint written by :func:`train`, or a one-line :class:`CheckpointError` saying what is wrong with it."""
+    try:
+        state = torch.load(path, weights_only=False, map_location=map_location)
+    except Exception as exc:  # truncated, empty, random bytes: pickle, zip and EOF errors alike
+        detail = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
+        raise UnreadableCheckpoint(f"{path} is not a readable checkpoint ({type(exc).__name__}: {detail}); delete it "
+                              "(or the run folder) to start the run again") from None
+    missing = [k for k in ("config", "epoch", "metrics", "schedule_options", "model") if k not in state] \
+        if isinstance(state, dict) else ["everything"]
+    if missing:
+        raise UnreadableCheckpoint(f"{path} is not an aihwkit-sc checkpoint (it lacks {', '.join(missing)}); delete it "
+                              "to start the run again")
+    return state
+
+
+def existing_run(out: Path) -> list[str]:
+    """The files of an earlier run in ``out`` that a new run would overwrite."""
+    return [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so the run ends like a Ctrl-C (summary written, checkpoint kept)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(
-    config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False, quiet: bool = False,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
+    quiet: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train as ``config`` says; write metrics, checkpoints and a summary to ``out_dir`` when given.
 
-    Raises :class:`TrainingStopped` (with the partial :class:`TrainResult`) when the loss stops being finite or the
-    run is interrupted (Ctrl-C); the metrics and the last epoch's checkpoint are kept.
+    ``resume`` continues from ``out_dir/checkpoint.pt`` (any number of times; ``metrics.jsonl`` is rewritten from the
+    checkpoint, which holds the metrics of every finished epoch). Without ``resume``, a folder that holds an earlier
+    run is refused unless ``overwrite``. The folder is locked while the run trains, so two processes never share it.
+
+    Raises :class:`TrainingStopped` (with the partial :class:`TrainResult`) when the loss stops being finite, the
+    run is interrupted (Ctrl-C, SIGTERM) or its files cannot be written; the metrics and the last epoch's checkpoint
+    are kept.
     """
+    config = canonical(config)
     out = Path(out_dir) if out_dir is not None else None
+    if out is None:
+        return _train(config, None, None, quiet, on_epoch)
+    with rundir.locked(out):
+        state = None
+        if resume:
+            if not (out / CHECKPOINT).is_file():
+                raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
+            state = read_checkpoint(out / CHECKPOINT, config.device)
+            try:
+                saved = canonical(TrainConfig(**{**state["config"],
+                                                 "digital_layers": tuple(state["config"]["digital_layers"])}))
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{out / CHECKPOINT} holds a configuration this version cannot read "
+                                      f"({exc})") from None
+            if saved != config:
+                changed = [f.name for f in dataclasses.fields(config)
+                           if getattr(saved, f.name) != getattr(config, f.name)]
+                raise CheckpointError(
+                    f"cannot resume: {out / CHECKPOINT} was written for a different configuration "
+                    f"({', '.join(changed)} differ); use the same options or a new output directory")
+        elif (found := existing_run(out)) and not overwrite:
+            raise rundir.RunDirectoryError(
+                f"{out} already holds a run ({', '.join(found)}); --resume continues it, --overwrite replaces it, "
+                "or choose another --out")
+        return _train(config, out, state, quiet, on_epoch)
+
+
+def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, quiet: bool,
+           on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
+    run = Run(config, schedule_options=state["schedule_options"] if state else None)
     metrics: list[dict[str, Any]] = []
     start_epoch = 0
-    checkpoint = out / CHECKPOINT if out else None
-    if resume:
-        if checkpoint is None or not checkpoint.is_file():
-            raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
-        state = torch.load(checkpoint, weights_only=False, map_location=config.device)
-        saved = TrainConfig(**{**state["config"], "digital_layers": tuple(state["config"]["digital_layers"])})
-        if saved != config:
-            raise ValueError(f"cannot resume: {checkpoint} was written for a different configuration; use the same "
-                             "options or a new output directory")
-        config = dataclasses.replace(config, schedule_options=state["schedule_options"])
-    run = Run(config)
-    if resume:
+    if state is not None:
         run.restore(state)
         metrics, start_epoch = list(state["metrics"]), int(state["epoch"])
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / CONFIG).write_text(json.dumps(config.to_json(), indent=2))
-        if not resume:
-            (out / METRICS).write_text("")
+        rundir.atomic_write_text(out / CONFIG, json.dumps(config.to_json(), indent=2))
+        # the checkpoint is the record: a torn, doubled or missing metrics line from a crash is rebuilt from it
+        rundir.atomic_write_text(out / METRICS, "".join(json.dumps(row) + "\n" for row in metrics))
+        for stale in (SUMMARY, "curves.png"):
+            if state is None:
+                (out / stale).unlink(missing_ok=True)
     counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
     status, message = "complete", ""
     try:
-        for epoch in range(start_epoch, config.epochs):
-            row = _train_epoch(run, epoch, counter, quiet)
-            metrics.append(row)
-            if out:
-                with open(out / METRICS, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                _atomic_write(checkpoint, functools.partial(torch.save, run.state(metrics, epoch + 1)))  # type: ignore[arg-type]
-            if on_epoch:
-                on_epoch(row)
+        with _sigterm_as_interrupt():
+            for epoch in range(start_epoch, config.epochs):
+                row = _train_epoch(run, epoch, counter, quiet)
+                if out:
+                    _save_epoch(run, out, [*metrics, row], epoch + 1)
+                metrics.append(row)
+                if on_epoch:
+                    on_epoch(row)
     except _Diverged as exc:
         status, message = "diverged", str(exc)
     except KeyboardInterrupt:
         status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+    except _Terminated:
+        status, message = "interrupted", "terminated (SIGTERM)"
+    except _WriteFailed as exc:
+        status, message = "failed", str(exc)
     summary = _summary(config, metrics, status, message, run)
     result = TrainResult(config, metrics, summary, out)
     if out:
-        (out / SUMMARY).write_text(json.dumps(summary, indent=2))
-        if metrics:
-            from aihwkit_sc.plots import plot_curves
+        try:
+            rundir.atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
+            if metrics:
+                from aihwkit_sc.plots import plot_curves
 
-            plot_curves({config.schedule: metrics}, out / "curves.png", title=f"{config.model} on {config.preset}")
+                plot_curves({config.schedule: metrics}, out / "curves.png",
+                            title=f"{config.model} on {config.preset}")
+        except OSError as exc:
+            if status == "complete":
+                status = summary["status"] = "failed"
+            message = message or f"cannot write to {out}: {exc.strerror or exc}"
     if status != "complete":
         raise TrainingStopped(message + (f"; {len(metrics)} finished epoch(s) kept in {out}" if out else ""), result)
     return result
+
+
+class _WriteFailed(RuntimeError):
+    pass
+
+
+def _save_epoch(run: Run, out: Path, metrics: list[dict[str, Any]], epochs_done: int) -> None:
+    """Checkpoint first (the record), then the metrics line; one line of error when the folder cannot be written."""
+    checkpoint = out / CHECKPOINT
+    try:
+        rundir.atomic_write(checkpoint, functools.partial(torch.save, run.state(metrics, epochs_done)))
+        with open(out / METRICS, "a") as f:
+            f.write(json.dumps(metrics[-1]) + "\n")
+    except (OSError, RuntimeError) as exc:  # torch reports an unwritable file as RuntimeError (inline_container.cc)
+        # torch: "[enforce fail at inline_container.cc:NNN] . open file failed with strerror: Permission denied"
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = getattr(exc, "strerror", None) or text.rpartition("strerror: ")[2]
+        raise _WriteFailed(f"cannot save epoch {epochs_done} in {out}: {reason}") from None
 
 
 class _Diverged(RuntimeError):

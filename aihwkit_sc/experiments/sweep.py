@@ -8,17 +8,24 @@ epoch in progress of each run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aihwkit_sc import rundir
 from aihwkit_sc.experiments.table1 import RowSpec
 from aihwkit_sc.training import CHECKPOINT, TrainConfig
 
 RESULT = "result.json"
+SWEEP_LOCK = ".sweep.lock"
 
 
 @dataclass(frozen=True)
@@ -84,53 +91,130 @@ def _check_input_size(row: RowSpec, dataset: str, registry: Callable[[str], Any]
         )
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a sweep; every finished run is on disk and the same command continues it."""
+
+
+# In a pool worker (never in the process that runs the sweep): once a run was interrupted, take no further run.
+_in_worker = False
+_stopping = False
+_running = False  # a run is training in this process
+
+
+def notify(message: str) -> None:
+    """One line to stderr that does not break a progress bar."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
 def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     """Train one run on one torch thread. With ``out_dir``: resume a checkpoint left by an interrupted sweep and
-    write ``result.json`` atomically when the run completes."""
+    write ``result.json`` atomically when the run completes.
+
+    An interrupted run (Ctrl-C, SIGTERM) raises :class:`KeyboardInterrupt` after saving, so the sweep stops too; the
+    process then refuses further runs. An unreadable checkpoint is set aside (``checkpoint.pt.unreadable``) with one
+    line naming it, and the run trains from the start.
+    """
+    global _stopping, _running
     import torch
 
-    from aihwkit_sc.training import TrainingStopped, train
+    from aihwkit_sc.training import TrainingStopped, UnreadableCheckpoint, train
 
+    if _stopping:
+        raise KeyboardInterrupt("the sweep was interrupted")
     torch.set_num_threads(1)
     cfg = TrainConfig(**{**config, "digital_layers": tuple(config["digital_layers"])})
     out = Path(out_dir) if out_dir else None
+    _running = True
     try:
-        result = train(cfg, out, resume=bool(out and (out / CHECKPOINT).is_file()), quiet=True)
+        try:
+            resume = bool(out and (out / CHECKPOINT).is_file())
+            # without a checkpoint nothing finished is there to lose: a killed first epoch's files are replaced
+            result = train(cfg, out, resume=resume, overwrite=not resume, quiet=True)
+        except UnreadableCheckpoint as exc:
+            assert out is not None
+            aside = out / (CHECKPOINT + ".unreadable")
+            os.replace(out / CHECKPOINT, aside)
+            notify(f"{exc}; moved it to {aside.name} and training the run from the start")
+            result = train(cfg, out, overwrite=True, quiet=True)
     except TrainingStopped as exc:
         result = exc.result
+        if result.summary["status"] == "interrupted":
+            _stopping = _in_worker
+            raise KeyboardInterrupt(str(exc)) from None
+    finally:
+        _running = False
     record = {"config": json.loads(json.dumps(config)), "metrics": result.metrics, "summary": result.summary}
     if out and result.summary["status"] == "complete":
-        tmp = out / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, out / RESULT)
+        rundir.atomic_write_json(out / RESULT, record)
     return record
 
 
 def load_result(job: Job) -> dict[str, Any] | None:
-    if not job.result_path.is_file():
+    """The finished run's record, or ``None`` when it has none for this configuration. A ``result.json`` that
+    cannot be read is reported in one line and counts as unfinished (the run resumes from its checkpoint)."""
+    path = job.result_path
+    if not path.is_file():
         return None
-    record: dict[str, Any] = json.loads(job.result_path.read_text())
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not {"config", "metrics", "summary"} <= record.keys():
+            raise ValueError("it is not a run record: config, metrics or summary missing")
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        notify(f"{path} cannot be read ({str(exc).splitlines()[0]}); the run will be finished from its checkpoint")
+        return None
     wanted = json.loads(json.dumps(job.config.to_json()))  # as stored: tuples become lists
     return record if record["config"] == wanted else None
 
 
 def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, address: str | None = None,
             quiet: bool = False) -> list[dict[str, Any] | None]:
-    """Run the jobs that have no result yet; return every job's record (``None`` where a run did not finish)."""
+    """Run the jobs that have no result yet; return every job's record (``None`` where a run did not finish).
+
+    The jobs' common folder is locked for the sweep (a second sweep into it stops at once with one line).
+    Ctrl-C or SIGTERM stops every run after saving it and raises :class:`SweepInterrupted`; run again, the sweep
+    skips the finished runs and resumes the others, however often it was interrupted.
+    """
     from tqdm.auto import tqdm
 
-    records: list[dict[str, Any] | None] = [load_result(job) for job in jobs]
-    todo = [i for i, r in enumerate(records) if r is None]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="runs", unit="run",
-               disable=True if quiet else None)
-    args: list[tuple[dict[str, Any], str | None]] = [(jobs[i].config.to_json(), str(jobs[i].out_dir)) for i in todo]
-    gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
-    for k, record in _backend(backend, workers, address, gpus)(args):
-        i = todo[k]
-        records[i] = record if record["summary"]["status"] == "complete" else None
-        bar.update()
-    bar.close()
+    if not jobs:
+        return []
+    root = Path(os.path.commonpath([job.out_dir for job in jobs]))
+    with rundir.locked(root, what="sweep", name=SWEEP_LOCK):
+        records: list[dict[str, Any] | None] = [load_result(job) for job in jobs]
+        todo = [i for i, r in enumerate(records) if r is None]
+        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="runs", unit="run",
+                   disable=True if quiet else None)
+        args: list[tuple[dict[str, Any], str | None]] = [(jobs[i].config.to_json(), str(jobs[i].out_dir))
+                                                         for i in todo]
+        gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
+        try:
+            with _sigterm_as_sigint():
+                for k, record in _backend(backend, workers, address, gpus)(args):
+                    i = todo[k]
+                    records[i] = record if record["summary"]["status"] == "complete" else None
+                    bar.update()
+        except KeyboardInterrupt:
+            done = sum(r is not None for r in records)
+            raise SweepInterrupted(f"interrupted: {done} of {len(jobs)} runs finished and kept in {root}; run the "
+                                   "same command again to continue") from None
+        finally:
+            bar.close()
     return records
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[None]:
+    """SIGTERM stops a sweep as Ctrl-C does (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _backend(
@@ -147,7 +231,11 @@ def run_local(
     args: list[tuple[dict[str, Any], str | None]], workers: int
 ) -> Iterable[tuple[int, dict[str, Any]]]:
     """(index, record) of every :func:`run_job` as it finishes: in this process for one worker, else in a pool of
-    spawned processes."""
+    spawned processes.
+
+    The workers follow the parent: when it is interrupted they stop their runs (saved) and take no new one; when it
+    dies (even by ``kill -9``) they stop within a second or two and exit, so no orphan keeps training or idles.
+    """
     if workers <= 1:
         for k, (config, out) in enumerate(args):
             yield k, run_job(config, out)
@@ -155,10 +243,41 @@ def run_local(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_follow_parent,
+                               initargs=(os.getpid(), stop))
+    try:
         futures = {pool.submit(run_job, config, out): k for k, (config, out) in enumerate(args)}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    except BaseException:
+        stop.set()  # workers save and stop their runs, and take no new one
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _follow_parent(parent: int, stop: Any) -> None:
+    """Worker initializer: a watchdog thread that interrupts this worker when the sweep stops or its parent dies."""
+
+    global _in_worker
+    _in_worker = True
+
+    def watch() -> None:
+        global _stopping
+        while True:
+            parent_gone = os.getppid() != parent
+            if parent_gone or stop.wait(1.0):
+                _stopping = True
+                if _running:
+                    os.kill(os.getpid(), signal.SIGINT)  # the run saves and ends as on Ctrl-C
+                if parent_gone:  # nobody is left to collect a result: exit once the run has saved
+                    time.sleep(5.0 if _running else 0.0)
+                    os._exit(1)
+                return
+
+    threading.Thread(target=watch, name="aihwkit-sc-follow-parent", daemon=True).start()
 
 
 def _ray(

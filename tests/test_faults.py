@@ -1,0 +1,292 @@
+"""Runs and sweeps under faults (issue 12): Ctrl-C, SIGTERM and kill -9 at any point, corrupt or missing files,
+unwritable folders, two processes on one folder. Each test injects the real fault (a signal, a truncated file, a
+folder where a file must go) and checks that nothing finished is lost and a re-run ends where an uninterrupted run
+would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from aihwkit_sc import rundir, training
+from aihwkit_sc.experiments import sweep, table1
+from aihwkit_sc.training import CheckpointError, TrainConfig, TrainingStopped, UnreadableCheckpoint, train
+
+TIMING = {"wall_time_s", "samples_per_s"}
+
+
+def comparable(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in m.items() if k not in TIMING} for m in metrics]
+
+
+def tiny(**kwargs: Any) -> TrainConfig:
+    defaults: dict[str, Any] = {"epochs": 4, "limit": 256, "batch_size": 32, "lr": 0.05}
+    return TrainConfig(**(defaults | kwargs))
+
+
+def stop_at(epoch: int) -> Any:
+    def callback(row: dict[str, Any]) -> None:
+        if row["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- one run ------------------------------------------------------------------------------------------------------
+def test_resume_any_number_of_times(tmp_path: Path) -> None:
+    """Defect 1: the second --resume was refused because the first stored the filled-in one-cycle max_lr."""
+    config = tiny(schedule="one-cycle")  # max_lr is filled in from lr by the run
+    full = train(config, tmp_path / "full", quiet=True).metrics
+    out = tmp_path / "cut"
+    for stop in (1, 2, 3):
+        with pytest.raises(TrainingStopped, match="interrupted"):
+            train(config, out, resume=stop > 1, quiet=True, on_epoch=stop_at(stop))
+        saved = torch.load(out / "checkpoint.pt", weights_only=False)
+        assert saved["config"] == training.canonical(config).to_json()
+        assert saved["epoch"] == stop and saved["schedule_options"]["max_lr"] == 0.05
+    resumed = train(config, out, resume=True, quiet=True).metrics
+    assert comparable(resumed) == comparable(full)
+    assert comparable(lines(out / "metrics.jsonl")) == comparable(full)
+
+
+def test_no_silent_overwrite(tmp_path: Path) -> None:
+    """Defect 2: a second run into the same folder replaced the first without a word."""
+    first = train(tiny(epochs=2), tmp_path, quiet=True)
+    before = {name: (tmp_path / name).read_bytes() for name in ("metrics.jsonl", "summary.json", "checkpoint.pt")}
+    with pytest.raises(rundir.RunDirectoryError, match=r"already holds a run \(checkpoint.pt, metrics.jsonl, "
+                                                       r"summary.json\); --resume continues it, --overwrite"):
+        train(tiny(epochs=1, seed=5), tmp_path, quiet=True)
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    replaced = train(tiny(epochs=1, seed=5), tmp_path, overwrite=True, quiet=True)
+    assert lines(tmp_path / "metrics.jsonl") == replaced.metrics != first.metrics
+    assert json.loads((tmp_path / "summary.json").read_text())["epochs_done"] == 1
+
+
+@pytest.mark.parametrize("damage", ["garbage-line", "deleted", "doubled-epoch"])
+def test_metrics_rebuilt_from_checkpoint_on_resume(tmp_path: Path, damage: str) -> None:
+    """Defect 5: a torn, missing or doubled metrics line stayed after resume."""
+    config = tiny(epochs=3)
+    full = train(config, tmp_path / "full", quiet=True).metrics
+    out = tmp_path / "cut"
+    with pytest.raises(TrainingStopped):
+        train(config, out, quiet=True, on_epoch=stop_at(2))
+    metrics = out / "metrics.jsonl"
+    if damage == "garbage-line":
+        metrics.write_text(metrics.read_text() + '{"epoch": 3, "train_lo')
+    elif damage == "deleted":
+        metrics.unlink()
+    else:  # a checkpoint save that failed after the metrics line was written, then resumed
+        metrics.write_text(metrics.read_text() + metrics.read_text().splitlines()[-1] + "\n")
+    train(config, out, resume=True, quiet=True)
+    assert comparable(lines(metrics)) == comparable(full)
+
+
+@pytest.mark.parametrize("content", [b"", os.urandom(4096), b"PK\x03\x04 truncated zip"])
+def test_unreadable_checkpoint_is_one_line(tmp_path: Path, content: bytes) -> None:
+    """Defect 7: random bytes gave an UnpicklingError traceback, an empty file only 'Aborted!'."""
+    train(tiny(epochs=1), tmp_path, quiet=True)
+    (tmp_path / "checkpoint.pt").write_bytes(content)
+    with pytest.raises(UnreadableCheckpoint) as info:
+        train(tiny(epochs=1), tmp_path, resume=True, quiet=True)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / 'checkpoint.pt'} is not a readable checkpoint (")
+    assert message.endswith("delete it (or the run folder) to start the run again")
+
+
+def test_checkpoint_of_another_kind_is_named(tmp_path: Path) -> None:
+    train(tiny(epochs=1), tmp_path, quiet=True)
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "checkpoint.pt")
+    with pytest.raises(UnreadableCheckpoint, match=r"is not an aihwkit-sc checkpoint \(it lacks config, epoch, "
+                                                   r"metrics, schedule_options, model\)"):
+        train(tiny(epochs=1), tmp_path, resume=True, quiet=True)
+
+
+def test_resume_names_the_options_that_differ(tmp_path: Path) -> None:
+    train(tiny(epochs=1), tmp_path, quiet=True)
+    with pytest.raises(CheckpointError, match=r"different configuration \(epochs, seed differ\)"):
+        train(tiny(epochs=2, seed=3), tmp_path, resume=True, quiet=True)
+
+
+def test_output_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    """Defect 7: an unusable --out parent gave a PermissionError traceback (here: the parent is a file)."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(rundir.RunDirectoryError, match=r"cannot create output directory .*file/run: Not a "
+                                                       r"directory; choose a writable --out"):
+        train(tiny(epochs=1), tmp_path / "file" / "run", quiet=True)
+
+
+def test_folder_unwritable_mid_run_stops_with_one_line(tmp_path: Path) -> None:
+    """Defect 7: a checkpoint that cannot be written mid-run gave torch's inline_container.cc text and no summary.
+    The fault: after epoch 1 the temporary checkpoint's name is taken by a folder (as root, chmod cannot stop us)."""
+
+    def block(row: dict[str, Any]) -> None:
+        (tmp_path / "checkpoint.pt.tmp").mkdir()
+
+    with pytest.raises(TrainingStopped, match=r"^cannot save epoch 2 in .*; 1 finished epoch\(s\) kept in") as info:
+        train(tiny(epochs=3), tmp_path, quiet=True, on_epoch=block)
+    assert "\n" not in str(info.value) and "inline_container" not in str(info.value)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["epochs_done"] == 1
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert len(lines(tmp_path / "metrics.jsonl")) == 1
+
+
+def test_sigterm_writes_the_summary(tmp_path: Path) -> None:
+    """Defect 9: SIGTERM left no summary.json."""
+
+    def terminate(row: dict[str, Any]) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingStopped, match=r"terminated \(SIGTERM\); 1 finished epoch\(s\) kept"):
+        train(tiny(epochs=3), tmp_path, quiet=True, on_epoch=terminate)
+    assert signal.getsignal(signal.SIGTERM) is previous
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+    assert train(tiny(epochs=3), tmp_path, resume=True, quiet=True).summary["epochs_done"] == 3
+
+
+def test_ctrl_c_during_checkpoint_save_leaves_no_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 9: checkpoint.pt.tmp was left after a Ctrl-C."""
+    real_save = torch.save
+    calls = []
+
+    def save(obj: Any, path: Any) -> None:
+        calls.append(path)
+        if len(calls) == 2:  # epoch 2: half a file, then Ctrl-C
+            Path(path).write_bytes(b"PK\x03\x04 half")
+            raise KeyboardInterrupt
+        real_save(obj, path)
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(TrainingStopped, match="interrupted"):
+        train(tiny(epochs=3), tmp_path, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    monkeypatch.setattr(torch, "save", real_save)
+    assert [m["epoch"] for m in train(tiny(epochs=3), tmp_path, resume=True, quiet=True).metrics] == [1, 2, 3]
+
+
+def test_alias_and_canonical_name_are_one_run(tmp_path: Path) -> None:
+    """Defect 9: train stored the alias ('n'), so resuming with the canonical name was refused."""
+    with pytest.raises(TrainingStopped):
+        train(tiny(preset="n", schedule="clr", epochs=2), tmp_path, quiet=True, on_epoch=stop_at(1))
+    assert json.loads((tmp_path / "config.json").read_text())["preset"] == "pytorch"
+    result = train(tiny(preset="pytorch", schedule="one-cycle", epochs=2), tmp_path, resume=True, quiet=True)
+    assert [m["epoch"] for m in result.metrics] == [1, 2]
+
+
+def test_two_processes_never_share_a_run_folder(tmp_path: Path) -> None:
+    # another holder of the lock (flock is per open file, so this process counts)
+    with rundir.locked(tmp_path), pytest.raises(rundir.RunDirectoryError,
+                                                match=rf"is in use by another run \(pid {os.getpid()}\)"):
+        train(tiny(epochs=1), tmp_path, quiet=True)
+    assert not (tmp_path / "metrics.jsonl").exists()
+    assert train(tiny(epochs=1), tmp_path, quiet=True).summary["status"] == "complete"  # released
+
+
+# -- sweeps -------------------------------------------------------------------------------------------------------
+def sweep_jobs(out: Path, seeds: int = 3) -> list[sweep.Job]:
+    row = next(r for r in table1.load_rows() if r.id == "mnist-lenet5-one-cycle-12")
+    return sweep.expand([row], ["n"], seeds, out, epochs_scale=3 / 12, dataset_override="mnist-5k",
+                        batch_size=64, limit=128)
+
+
+class EpochSpy:
+    """Wraps the training loop's epoch: records each finished (seed, epoch) and raises Ctrl-C at chosen calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, interrupt_at: tuple[int, ...] = ()) -> None:
+        self.calls = 0
+        self.finished: list[tuple[int, int]] = []
+        self.interrupt_at = set(interrupt_at)
+        real = training._train_epoch
+
+        def epoch(run: training.Run, index: int, *args: Any) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls in self.interrupt_at:
+                raise KeyboardInterrupt
+            row = real(run, index, *args)
+            self.finished.append((run.config.seed, index + 1))
+            return row
+
+        monkeypatch.setattr(training, "_train_epoch", epoch)
+
+
+def test_sweep_interrupted_twice_inside_one_run_finishes_untouched(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 3 and the issue's 'done when': Ctrl-C stops the whole sweep (it used to stop only the current run);
+    interrupted twice inside the same run (seed 1: in epoch 2, then in epoch 3), the re-run finishes it, every finished
+    run's files stay byte for byte, no epoch is trained twice, and the records equal an uninterrupted sweep's."""
+    reference = sweep.execute(sweep_jobs(tmp_path / "ref"), workers=1, quiet=True)
+    jobs = sweep_jobs(tmp_path / "cut")
+    spy = EpochSpy(monkeypatch, interrupt_at=(5, 6))  # calls 1-3: seed 0; 4: seed 1 epoch 1; 5: its epoch 2
+    with pytest.raises(sweep.SweepInterrupted, match=r"interrupted: 1 of 3 runs finished .*run the same command"):
+        sweep.execute(jobs, workers=1, quiet=True)
+    assert spy.finished == [(0, 1), (0, 2), (0, 3), (1, 1)]  # seed 2 never started
+    kept = {p: p.read_bytes() for p in jobs[0].out_dir.iterdir()}
+    with pytest.raises(sweep.SweepInterrupted, match="1 of 3 runs finished"):
+        sweep.execute(jobs, workers=1, quiet=True)  # call 6: seed 1 again, interrupted at the start of epoch 2
+    assert torch.load(jobs[1].out_dir / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    records = sweep.execute(jobs, workers=1, quiet=True)
+    assert {p: p.read_bytes() for p in jobs[0].out_dir.iterdir()} == kept
+    assert sorted(Counter(spy.finished).values()) == [1] * 9  # every (run, epoch) trained exactly once
+    assert all(r is not None for r in records)
+    for got, want in zip(records, reference, strict=True):
+        assert got is not None and want is not None
+        assert comparable(got["metrics"]) == comparable(want["metrics"])
+    assert not list(tmp_path.glob("cut/**/*.tmp"))
+
+
+def test_corrupt_result_is_named_and_the_run_finished_from_its_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 4: one truncated or empty result.json blocked the whole sweep with a traceback naming no file."""
+    jobs = sweep_jobs(tmp_path, seeds=3)
+    first = sweep.execute(jobs, workers=1, quiet=True)
+    text = jobs[0].result_path.read_text()
+    jobs[0].result_path.write_text(text[: len(text) // 2])
+    jobs[1].result_path.write_text("{}")
+    capsys.readouterr()
+    spy = EpochSpy(monkeypatch)
+    again = sweep.execute(jobs, workers=1, quiet=True)
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" cannot be read ")[0] for line in err] == [str(jobs[0].result_path),
+                                                                  str(jobs[1].result_path)]
+    assert "Unterminated string" in err[0] and "config, metrics or summary missing" in err[1]
+    assert spy.finished == []  # both came back from their finished checkpoints, nothing retrained
+    assert [comparable(r["metrics"]) for r in again if r] == [comparable(r["metrics"]) for r in first if r]
+    assert json.loads(jobs[0].result_path.read_text())["summary"]["status"] == "complete"
+
+
+def test_unreadable_checkpoint_in_a_sweep_is_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (job,) = sweep_jobs(tmp_path, seeds=1)
+    with pytest.raises(TrainingStopped):
+        train(job.config, job.out_dir, quiet=True, on_epoch=stop_at(2))
+    (job.out_dir / "checkpoint.pt").write_bytes(b"\x00" * 100)
+    spy = EpochSpy(monkeypatch)
+    (record,) = sweep.execute([job], workers=1, quiet=True)
+    assert record is not None and record["summary"]["epochs_done"] == 3
+    assert spy.finished == [(0, 1), (0, 2), (0, 3)]
+    assert (job.out_dir / "checkpoint.pt.unreadable").read_bytes() == b"\x00" * 100
+    assert "checkpoint.pt is not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_a_second_sweep_into_the_same_folder_stops_at_once(tmp_path: Path) -> None:
+    """Defect 3: nothing stopped a re-run from sharing a running sweep's folders."""
+    jobs = sweep_jobs(tmp_path / "s")
+    root = tmp_path / "s" / "runs" / jobs[0].row / "pytorch"
+    with rundir.locked(root, what="sweep", name=sweep.SWEEP_LOCK), \
+            pytest.raises(rundir.RunDirectoryError, match=r"in use by another sweep \(pid \d+\)"):
+        sweep.execute(jobs, workers=1, quiet=True)
+    assert not jobs[0].out_dir.exists()

@@ -1,0 +1,114 @@
+"""Real signals to real processes (issue 12): a two-worker ``reproduce table1`` sweep stopped by Ctrl-C to its whole
+process group twice, then finished; and the parent killed with ``kill -9``, after which no worker may live on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-c", "from aihwkit_sc.cli import main; main()"]
+
+
+def sweep_command(out: Path, seeds: int, limit: int, epochs_scale: float) -> list[str]:
+    return [*CLI, "reproduce", "table1", "--rows", "mnist-lenet5-one-cycle-12", "--devices", "n", "--seeds",
+            str(seeds), "--epochs-scale", str(epochs_scale), "--dataset-override", "mnist-5k", "--limit", str(limit),
+            "--workers", "2", "-q", "--out", str(out)]
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted((out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch").glob("s*"))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().split(") ")[1].startswith("Z"))  # a zombie has exited
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split(") ")[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def epochs_done(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def test_ctrl_c_twice_then_finish(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    command = sweep_command(out, seeds=4, limit=1024, epochs_scale=0.25)  # 4 runs of 3 epochs
+    kept: dict[Path, bytes] = {}
+    for _ in range(2):
+        before = sum(epochs_done(run) for run in run_dirs(out))
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        wait_for(lambda b=before: sum(epochs_done(run) for run in run_dirs(out)) > b,  # type: ignore[misc]
+                 120, "an epoch to finish")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1].startswith("interrupted: "), err
+        assert "run the same command again to continue" in err
+        pgid = proc.pid
+        wait_for(lambda g=pgid: not group_members(g), 30, "every worker to exit")  # type: ignore[misc]
+        for run in run_dirs(out):  # finished runs stay byte for byte
+            if (run / "result.json").is_file():
+                kept.setdefault(run, (run / "result.json").read_bytes())
+            else:
+                assert json.loads((run / "summary.json").read_text())["status"] in ("interrupted", "complete")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "4/4 runs finished" in done.stdout
+    for run, content in kept.items():
+        assert (run / "result.json").read_bytes() == content
+    for run in run_dirs(out):
+        assert [m["epoch"] for m in json.loads((run / "result.json").read_text())["metrics"]] == [1, 2, 3]
+        assert epochs_done(run) == 3
+    assert not list(out.glob("**/*.tmp"))
+
+
+def test_kill_9_of_the_parent_leaves_no_worker(tmp_path: Path) -> None:
+    """Defect 3: after kill -9 of the sweep, a worker finished its run and then idled (~800 MB) forever."""
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen(sweep_command(out, seeds=2, limit=4000, epochs_scale=2.0), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # 2 runs of 24 epochs: long
+    locks = [run / ".lock" for run in (out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch" / "s0",
+                                       out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch" / "s1")]
+    wait_for(lambda: all(lock.is_file() and lock.read_text().strip() for lock in locks), 120, "both workers")
+    workers = [int(lock.read_text()) for lock in locks]
+    assert proc.pid not in workers and all(alive(pid) for pid in workers)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for(lambda: not any(alive(pid) for pid in workers), 30, f"orphaned workers {workers} to exit")
+    for lock in locks:  # each worker stopped its run the Ctrl-C way: summary written, checkpoint kept
+        summary = json.loads((lock.parent / "summary.json").read_text())
+        assert summary["status"] == "interrupted" and summary["epochs_done"] < 24
