@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -239,6 +241,17 @@ def test_plugin_raising_systemexit_at_import_does_not_silence_the_cli(
     assert f"fault_good  [{DIST} 0.1]  hooks: register_presets" in result.output.splitlines()
     help_ = runner.invoke(main, ["--help"])
     assert help_.exit_code == 0 and "presets" in help_.output
+
+
+def test_console_script_shows_the_import_failure_as_one_line(installed_faulty_dist: Path) -> None:
+    package_root = Path(plugins.__file__).parents[1]  # the aihwkit_sc under test, first
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package_root), str(installed_faulty_dist)]),
+               **{plugins.ENV_VAR: "fault_exit,fault_good"})
+    script = Path(sys.executable).with_name("aihwkit-sc")
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and "presets" in done.stdout
+    assert done.stderr == ("warning: aihwkit-sc plugin 'fault_exit': failed to import 'aihwkit_sc_fault_exit': "
+                           "SystemExit: 3\n")
 
 
 def test_plugin_raising_keyboard_interrupt_at_import_goes_through(

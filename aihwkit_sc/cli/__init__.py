@@ -5,6 +5,7 @@ so ``aihwkit-sc --help`` loads neither torch nor aihwkit.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import click
@@ -32,6 +33,23 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line, showing each plugin warning as one line on stderr (the library warns with
+        :class:`aihwkit_sc.plugins.PluginWarning`; Python would add a file name and a source line)."""
+        previous = warnings.formatwarning
+
+        def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     line: str | None = None) -> str:
+            if category.__name__ == "PluginWarning":  # by name: importing the plugin machinery here costs time
+                return f"warning: {message}\n"
+            return previous(message, category, filename, lineno, line)
+
+        warnings.formatwarning = one_line
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            warnings.formatwarning = previous
 
     def _add_plugin_commands(self) -> None:
         from aihwkit_sc.plugins import get_host
