@@ -290,3 +290,29 @@ def test_a_second_sweep_into_the_same_folder_stops_at_once(tmp_path: Path) -> No
             pytest.raises(rundir.RunDirectoryError, match=r"in use by another sweep \(pid \d+\)"):
         sweep.execute(jobs, workers=1, quiet=True)
     assert not jobs[0].out_dir.exists()
+
+
+# -- the command line -----------------------------------------------------------------------------------------------
+def test_cli_refuses_overwrite_and_unreadable_checkpoints_in_one_line(tmp_path: Path) -> None:
+    """Defects 2 and 7 as a user meets them: exit 2 and one line, and nothing of the first run lost."""
+    from click.testing import CliRunner
+
+    from aihwkit_sc.cli import main
+
+    out = str(tmp_path / "run")
+    base = ["train", "--limit", "256", "--batch-size", "64", "-q", "--out", out]
+    assert CliRunner().invoke(main, [*base, "--epochs", "2"]).exit_code == 0
+    first = (tmp_path / "run" / "metrics.jsonl").read_text()
+    again = CliRunner().invoke(main, [*base, "--epochs", "1", "--seed", "5"])
+    assert again.exit_code == 2 and (tmp_path / "run" / "metrics.jsonl").read_text() == first
+    assert again.output.strip().splitlines()[-1] == (
+        f"Error: {out} already holds a run (checkpoint.pt, metrics.jsonl, summary.json); --resume continues it, "
+        "--overwrite replaces it, or choose another --out")
+    both = CliRunner().invoke(main, [*base, "--resume", "--overwrite"])
+    assert both.exit_code == 2 and "give one of them" in both.output
+    replaced = CliRunner().invoke(main, [*base, "--epochs", "1", "--seed", "5", "--overwrite"])
+    assert replaced.exit_code == 0 and len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    broken = CliRunner().invoke(main, [*base, "--epochs", "1", "--seed", "5", "--resume"])
+    assert broken.exit_code == 2 and "Traceback" not in broken.output and "Aborted" not in broken.output
+    assert "checkpoint.pt is not a readable checkpoint" in broken.output.strip().splitlines()[-1]

@@ -105,6 +105,7 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path: Path) -> None:
                                        out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch" / "s1")]
     wait_for(lambda: all(lock.is_file() and lock.read_text().strip() for lock in locks), 120, "both workers")
     workers = [int(lock.read_text()) for lock in locks]
+    wait_for(lambda: all(epochs_done(lock.parent) >= 1 for lock in locks), 120, "an epoch of each run")
     assert proc.pid not in workers and all(alive(pid) for pid in workers)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)

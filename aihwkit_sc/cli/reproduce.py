@@ -42,6 +42,7 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
     """
     from aihwkit_sc.data import DatasetUnavailableError
     from aihwkit_sc.experiments.reproduce import reproduce_table1
+    from aihwkit_sc.experiments.sweep import SweepInterrupted
 
     try:
         summary = reproduce_table1(
@@ -49,6 +50,9 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
             epochs_scale=epochs_scale, dataset_override=dataset_override, out=out_dir, backend=backend,
             workers=workers, address=address, batch_size=batch_size, limit=limit, matched_step_lr=matched_step_lr,
             analog=analog, quiet=quiet, device=device)
+    except SweepInterrupted as exc:  # every finished run is kept; the same command continues
+        click.echo(str(exc), err=True)
+        raise SystemExit(130) from None
     except (ValueError, DatasetUnavailableError, RuntimeError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     click.echo(summary["markdown"])

@@ -44,17 +44,20 @@ def _common(f: Any) -> Any:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output directory [runs/MODEL-PRESET-SCHEDULE-sSEED].")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (any number of times).")
+@click.option("--overwrite", is_flag=True, help="Replace the run OUT already holds (refused without it).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
 def train(model: str, preset: str, dataset: str, batch_size: int, momentum: float, weight_decay: float, seed: int,
           digital_layers: tuple[str, ...], data_root: str | None, limit: int | None, schedule: str,
           opts: tuple[str, ...], lr: float, max_lr: str | None, epochs: int, count_pulses: bool, device: str,
-          out_dir: str | None, resume: bool, quiet: bool) -> None:
+          out_dir: str | None, resume: bool, overwrite: bool, quiet: bool) -> None:
     """Train MODEL on DATASET with a device PRESET and a SCHEDULE; write metrics, checkpoints and curves."""
     from aihwkit_sc.schedules import check_run_options
     from aihwkit_sc.training import TrainConfig, TrainingStopped
     from aihwkit_sc.training import train as run_training
 
+    if resume and overwrite:
+        raise click.UsageError("--resume continues the run in OUT, --overwrite replaces it: give one of them")
     schedule_options = parse_options(opts)
     if max_lr is not None:
         if "max_lr" in schedule_options:
@@ -78,7 +81,7 @@ def train(model: str, preset: str, dataset: str, batch_size: int, momentum: floa
                        f" | {row['samples_per_s']:.0f} samples/s{pulses}")
 
     try:
-        result = run_training(config, out, resume=resume, quiet=quiet, on_epoch=report)
+        result = run_training(config, out, resume=resume, overwrite=overwrite, quiet=quiet, on_epoch=report)
     except TrainingStopped as exc:
         click.echo(f"stopped: {exc}", err=True)
         raise SystemExit(130 if exc.result.summary["status"] == "interrupted" else 1) from None
