@@ -78,6 +78,17 @@ def test_truncated_mnist_through_the_cli(mnist_root: Path, tmp_path: Path) -> No
                                               "header): delete it to download it again (or put an intact copy there)")
 
 
+def test_demo_auto_stops_at_a_truncated_mnist_file(mnist_root: Path, tmp_path: Path) -> None:
+    """``demo mnist`` (dataset 'auto') used to fall back to mnist-5k saying full MNIST is "not available offline"."""
+    path = mnist_root / "MNIST/raw/train-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:-1])
+    result = CliRunner().invoke(main, ["demo", "mnist", "--epochs", "1", "--data-root", str(mnist_root), "--out",
+                                       str(tmp_path / "demo"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1] == (f"Error: MNIST file {path} is truncated (19 of 20 bytes): delete it to "
+                                              "download it again (or put an intact copy there)")
+
+
 def write_cifar(root: Path, n: int) -> np.ndarray:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
