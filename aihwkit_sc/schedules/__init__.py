@@ -58,9 +58,10 @@ def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, 
     """
     factory = registry("schedule").get(name)
     accepted = options(name)
+    supplied = supplied or {}
     for key in opts:
-        if key in (supplied or {}):
-            raise ValueError(f"schedule {name!r} option {key} cannot be set here: {(supplied or {})[key]}")
+        if key in supplied:
+            raise ValueError(f"schedule {name!r} option {key} cannot be set here: {supplied[key]}")
     unknown = sorted(set(opts) - set(accepted))
     if unknown:
         raise ValueError(
@@ -68,11 +69,11 @@ def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, 
         )
     hints = _hints(factory)
     for key, value in opts.items():
-        if key in auto and value == "auto":
+        if key in auto and isinstance(value, str) and value == "auto":
             continue
         hint = hints.get(key, _hint_from_default(accepted[key]))
         if not _fits(hint, value):
-            expected = _describe(hint) + (" or 'auto'" if key in auto else "")
+            expected = _describe(hint, extra=["'auto'"] if key in auto else [])
             raise ValueError(f"schedule {name!r} option {key}: expected {expected}, got {value!r}")
 
 
@@ -153,7 +154,7 @@ def _fits(hint: Any, value: Any) -> bool:
     return True
 
 
-def _describe(hint: Any) -> str:
+def _describe(hint: Any, extra: list[str] | None = None) -> str:
     """``hint`` in words: 'a number', 'true/false', "'cos' or 'linear'", 'a number or null'."""
     parts: list[str] = []
 
@@ -182,7 +183,7 @@ def _describe(hint: Any) -> str:
             parts.append(getattr(h, "__name__", str(h)))
 
     walk(hint)
-    unique = list(dict.fromkeys(parts))
+    unique = list(dict.fromkeys(parts + (extra or [])))
     return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
 
 
