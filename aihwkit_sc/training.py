@@ -308,6 +308,7 @@ def train(
     are kept.
     """
     config = canonical(config)
+    schedules.check_run_options(config.schedule, config.schedule_options)  # one line, before anything is touched
     out = Path(out_dir) if out_dir is not None else None
     if out is None:
         return _train(config, None, None, quiet, on_epoch)

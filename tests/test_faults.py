@@ -254,7 +254,7 @@ def test_corrupt_result_is_named_and_the_run_finished_from_its_checkpoint(
     jobs = sweep_jobs(tmp_path, seeds=3)
     first = sweep.execute(jobs, workers=1, quiet=True)
     text = jobs[0].result_path.read_text()
-    jobs[0].result_path.write_text(text[: len(text) // 2])
+    jobs[0].result_path.write_text(text[: text.index('"metrics"') + 5])  # torn inside a key
     jobs[1].result_path.write_text("{}")
     capsys.readouterr()
     spy = EpochSpy(monkeypatch)
@@ -316,3 +316,10 @@ def test_cli_refuses_overwrite_and_unreadable_checkpoints_in_one_line(tmp_path: 
     broken = CliRunner().invoke(main, [*base, "--epochs", "1", "--seed", "5", "--resume"])
     assert broken.exit_code == 2 and "Traceback" not in broken.output and "Aborted" not in broken.output
     assert "checkpoint.pt is not a readable checkpoint" in broken.output.strip().splitlines()[-1]
+
+
+def test_library_rejects_run_supplied_schedule_options_in_one_line(tmp_path: Path) -> None:
+    """Defect 7 through the library (and so through sweeps): epochs inside the schedule options was a TypeError."""
+    with pytest.raises(ValueError, match=r"schedule 'step' option epochs cannot be set here: the run passes it"):
+        train(tiny(schedule="step", schedule_options={"epochs": 3}), tmp_path, quiet=True)
+    assert not (tmp_path / "metrics.jsonl").exists()
