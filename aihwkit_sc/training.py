@@ -70,6 +70,7 @@ class TrainConfig:
     digital_layers: tuple[str, ...] = ()
     data_root: str | None = None
     limit: int | None = None
+    validation: int = 0
     count_pulses: bool = False
     device: str = "cpu"
 
@@ -84,6 +85,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be a positive number of training samples, got {self.limit}")
+        if not isinstance(self.validation, int) or self.validation < 0:
+            raise ValueError(f"validation must be a number of held-out training samples (0 for none), got "
+                             f"{self.validation!r}")
         self.digital_layers = tuple(self.digital_layers)
 
     def to_json(self) -> dict[str, Any]:
@@ -120,15 +124,41 @@ def _rpu_config(preset_name: str, seed: int) -> Any:
     return config
 
 
+def validation_split(train_set: Dataset, n: int) -> tuple[Dataset, Dataset]:
+    """``(train, validation)``: ``n`` samples held out of ``train_set``, stratified by label (each class in
+    proportion, largest remainders first) and fixed (a permutation seeded independently of the run's seed), so every
+    run of a study tunes on the same validation samples and never trains on them."""
+    labels = np.array([int(y) for _, y in train_set])  # type: ignore[attr-defined]
+    if not 0 < n < len(labels):
+        raise ValueError(f"validation must be between 1 and {len(labels) - 1} samples of {len(labels)}, got {n}")
+    rng = np.random.default_rng(54321)
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * n / len(labels)
+    take = np.floor(share).astype(int)
+    take[np.argsort(-(share - take), kind="stable")[: n - take.sum()]] += 1
+    held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take,
+                                                                                             strict=True)])
+    keep = np.setdiff1d(np.arange(len(labels)), held)
+    return Subset(train_set, keep.tolist()), Subset(train_set, np.sort(held).tolist())
+
+
 def load_data(config: TrainConfig) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` as the run uses them: without the ``validation`` hold-out and cut to ``limit``."""
+    return _load_splits(config)[:2]  # type: ignore[return-value]
+
+
+def _load_splits(config: TrainConfig) -> tuple[Dataset, Dataset, Dataset | None]:
     train_set, test_set = data.load(config.dataset, root=config.data_root)
+    val_set = None
+    if config.validation:
+        train_set, val_set = validation_split(train_set, config.validation)
     if config.limit:  # a fixed random subset (datasets may be sorted by class)
         pick = torch.Generator().manual_seed(12345)
         n_train = min(config.limit, len(train_set))  # type: ignore[arg-type]
         n_test = min(max(config.limit // 4, 1), len(test_set))  # type: ignore[arg-type]
         train_set = Subset(train_set, torch.randperm(len(train_set), generator=pick)[:n_train].tolist())  # type: ignore[arg-type]
         test_set = Subset(test_set, torch.randperm(len(test_set), generator=pick)[:n_test].tolist())  # type: ignore[arg-type]
-    return train_set, test_set
+    return train_set, test_set, val_set
 
 
 def _tile_lrs(optimizer: torch.optim.Optimizer) -> list[float]:
@@ -166,11 +196,12 @@ class Run:
     def __init__(self, config: TrainConfig, schedule_options: dict[str, Any] | None = None) -> None:
         self.config = config
         seed_everything(config.seed)
-        self.train_set, self.test_set = load_data(config)
+        self.train_set, self.test_set, self.val_set = _load_splits(config)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True,
                                        generator=self.generator)
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
+        self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
         preset: Any = _rpu_config(config.preset, config.seed) if not presets.get(config.preset).digital else "pytorch"
         self.model = zoo.build(config.model, preset=preset, digital_layers=config.digital_layers)
         if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
@@ -198,7 +229,7 @@ class Run:
         if options.get("xd_product") == "auto" or (
                 "xd_product" not in options and "xd_product" in schedules.options(config.schedule)
                 and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
-            options["xd_product"] = self._measure_xd()
+            options["xd_product"] = self.measure_xd()
         return options
 
     def _auto_max_lr(self) -> float:
@@ -208,7 +239,7 @@ class Run:
         self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
         return result.suggestion
 
-    def _measure_xd(self) -> list[float]:
+    def measure_xd(self) -> list[float]:
         """Per-tile ``max|x|·max|d|`` on the first training samples (no update applied, data order untouched)."""
         from aihwkit_sc.schedules import measure_xd_product
 
@@ -447,15 +478,18 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
     wall = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, run.test_loader, config.device)
+    val_loss, val_acc = evaluate(model, run.val_loader, config.device) if run.val_loader else (None, None)
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-        "test_loss": test_loss, "test_accuracy": test_acc,
+        "test_loss": test_loss, "test_accuracy": test_acc, "val_loss": val_loss, "val_accuracy": val_acc,
         "lr": lr_in_force, "lr_end": float(_digital_group(optimizer)["lr"]),
         "tile_lr": tile_lr_in_force, "tile_lr_end": _tile_lrs(optimizer),
         "momentum": momentum,
         "wall_time_s": wall, "samples_per_s": seen / wall if wall else None,
         "pulses": (counter.total - pulses_before) if counter else None,
+        # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
+        "xd_product": run.measure_xd() if zoo.is_analog(model) else None,
         "pulses_method": counter.method if counter else None,
     }
 

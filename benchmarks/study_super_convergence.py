@@ -84,7 +84,7 @@ def calibrate(device: str, pulses: float, cache: Path, limit: int | None = None)
     probe = Run(TrainConfig(preset=device, schedule="constant", lr=1e-4, limit=limit))
     found = lr_find(probe.model, probe.optimizer, probe.train_loader, start_lr=1e-4, end_lr=10,
                     num_iter=min(100, 3 * len(probe.train_loader)))
-    peaks = list(device_lrs(probe.optimizer, probe._measure_xd(), pulses, option="study").values())
+    peaks = list(device_lrs(probe.optimizer, probe.measure_xd(), pulses, option="study").values())
     result = {"pulses": pulses, "range_lr": found.valley, "steepest": found.steepest, "device_peaks": peaks,
               "analog_max": statistics.median(peaks) if peaks else 0.1}
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from aihwkit_sc.hookspecs import Register, hookimpl
 def register_schedules(register: Register) -> None:
     from aihwkit_sc.schedules.constant import constant
     from aihwkit_sc.schedules.cosine import cosine
+    from aihwkit_sc.schedules.multistep import multistep
     from aihwkit_sc.schedules.one_cycle import one_cycle
     from aihwkit_sc.schedules.step import step
     from aihwkit_sc.schedules.triangular import triangular
@@ -16,6 +17,7 @@ def register_schedules(register: Register) -> None:
     register("one-cycle", one_cycle, aliases=["onecycle", "clr", "sc"],
              description="one-cycle LR with inverse momentum cycling, analog-aware (Smith & Topin 2018)")
     register("step", step, description="LR × gamma every step_size epochs (the poster's baseline)")
+    register("multistep", multistep, description="LR × gamma at fractions of the run (×0.1 at 50 % and 75 %)")
     register("constant", constant, description="the same LR throughout")
     register("cosine", cosine, description="cosine annealing from lr to min_lr over the run")
     register("triangular", triangular, aliases=["cyclic"],

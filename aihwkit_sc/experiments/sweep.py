@@ -169,8 +169,12 @@ def load_result(job: Job) -> dict[str, Any] | None:
 
 
 def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, address: str | None = None,
-            quiet: bool = False) -> list[dict[str, Any] | None]:
+            quiet: bool = False, on_result: Callable[[Job, dict[str, Any]], None] | None = None,
+            ) -> list[dict[str, Any] | None]:
     """Run the jobs that have no result yet; return every job's record (``None`` where a run did not finish).
+
+    ``on_result(job, record)`` is called in this process as each run ends, diverged ones included (a study appends
+    its compact row).
 
     The jobs' common folder is locked for the sweep (a second sweep into it stops at once with one line).
     Ctrl-C or SIGTERM stops every run after saving it and raises :class:`SweepInterrupted`; run again, the sweep
@@ -194,6 +198,8 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
                 for k, record in _backend(backend, workers, address, gpus)(args):
                     i = todo[k]
                     records[i] = record if record["summary"]["status"] == "complete" else None
+                    if on_result is not None:  # diverged runs too: a study counts them, never drops them
+                        on_result(jobs[i], record)
                     bar.update()
         except KeyboardInterrupt:
             done = sum(r is not None for r in records)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from aihwkit_sc.schedules._common import set_initial_lr
+from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 
@@ -18,8 +22,15 @@ class AnalogConstantLR(TileSyncMixin, LambdaLR):
 
 
 def constant(
-    optimizer: Optimizer, *, steps_per_epoch: int | None = None, epochs: int | None = None, lr: float | None = None
+    optimizer: Optimizer, *, steps_per_epoch: int | None = None, epochs: int | None = None, lr: float | None = None,
+    analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
+    device_pulses: float = 1.0,
 ) -> AnalogConstantLR:
-    """Constant LR (``lr``, default: the optimizer's)."""
-    set_initial_lr(optimizer, lr)
+    """Constant LR (``lr``, default: the optimizer's).
+
+    Args:
+        analog_lr: LR of the analog groups: a number, or ``"device"`` for ``device_pulses`` device LR units per group
+            (:mod:`aihwkit_sc.schedules.device`; needs ``xd_product``). Default: ``lr``.
+    """
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
     return AnalogConstantLR(optimizer, _one)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from aihwkit_sc.schedules._common import epochs_to_steps, set_initial_lr
+from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 
@@ -15,7 +19,15 @@ class AnalogCosineAnnealingLR(TileSyncMixin, CosineAnnealingLR):
 
 def cosine(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: float | None = None, min_lr: float = 0.0,
+    analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
+    device_pulses: float = 1.0,
 ) -> AnalogCosineAnnealingLR:
-    """LR from ``lr`` down to ``min_lr`` along a half cosine over ``epochs``."""
-    set_initial_lr(optimizer, lr)
+    """LR from ``lr`` down to ``min_lr`` along a half cosine over ``epochs`` (anneal only: no warm-up).
+
+    Args:
+        analog_lr: starting LR of the analog groups: a number, or ``"device"`` for ``device_pulses`` device LR units
+            per group (:mod:`aihwkit_sc.schedules.device`; needs ``xd_product``). Default: ``lr``. Every group ends
+            at ``min_lr``.
+    """
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
     return AnalogCosineAnnealingLR(optimizer, T_max=epochs_to_steps("epochs", epochs, steps_per_epoch), eta_min=min_lr)

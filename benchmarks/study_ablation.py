@@ -1,0 +1,389 @@
+"""Ablation (issue 13): at the same per-layer device LR, does the one-cycle *shape* help analog training beyond a
+constant LR and beyond annealing alone? And is the per-layer device LR a device effect?
+
+LeNet-5 on mnist-5k: the 4,000 training digits are split, stratified and fixed, into ``TRAIN`` for training and
+``VALIDATION`` held out (``TrainConfig.validation``); the 1,000 test digits are read only by the final runs. Batch 64,
+SGD momentum 0.9 (cycled 0.95-0.85 by one-cycle on digital groups; the pulsed update ignores momentum).
+
+Policies (every analog layer's LR follows the policy's shape from its own device peak ``scale`` x ``dw_min / s``,
+``s`` its measured per-sample ``max|x|·max|d|``; the digital biases follow the same shape from ``DIGITAL_LR``):
+
+==============  ===========================================================================================
+``constant``    the peak throughout
+``anneal``      cosine from the peak to 0, no warm-up
+``multistep``   the peak, x0.1 at 50 % and 75 % of the budget
+``one-cycle``   torch's one-cycle shape (``AnalogOneCycleLR`` defaults: warm-up 30 % from peak/25, anneal to
+                peak/25e4) with the device peak
+==============  ===========================================================================================
+
+On ``pytorch`` (the digital control) ``scale`` multiplies ``DIGITAL_LR`` for every layer: a tuned global LR. References,
+final phase only at ``REF_BUDGET`` epochs, untuned: ``ref:torch-one-cycle`` (torch's ``OneCycleLR`` 0.004-0.1 on every
+layer) and ``ref:poster-step`` (step 0.01 x0.94 every 2 epochs).
+
+Phases: ``tune`` trains each policy at each ``scale`` for ``--tune-budget`` epochs with ``--tune-seeds`` seeds and reads
+only validation accuracy; the scale with the best mean final validation accuracy (a diverged seed counts 0) is the
+policy's tuned scale. ``final`` trains each policy at its tuned scale for every ``--budgets`` with ``--seeds`` seeds
+(seeds ``FINAL_SEED0``...: the same data order and device-to-device draw for every policy, so differences are paired)
+and reads test accuracy.
+
+Every finished run appends one row to ``docs/results/ablation.csv`` (``--csv``) at once; a row already there is never
+trained again, so the study can be stopped at any point and continued by the same command, on any machine. The page
+``docs/results/ablation.md`` (``--out``) and its figures are regenerated from that file alone:
+
+    python benchmarks/study_ablation.py                       # tune, then final runs; rewrites the page
+    python benchmarks/study_ablation.py --report-only         # the page from the committed CSV, no training
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import statistics
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from aihwkit_sc.experiments.sweep import Job, execute
+from aihwkit_sc.training import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+DEVICES = ("gokmen-vlasov", "semi-ideal", "reram-es", "pytorch")
+POLICIES = ("constant", "anneal", "multistep", "one-cycle")
+REFERENCES = ("ref:torch-one-cycle", "ref:poster-step")
+SCALES = (0.5, 1.0, 2.0, 4.0)
+DIGITAL_SCALES = (0.25, 0.5, 1.0, 2.0)
+DIGITAL_LR = 0.1
+VALIDATION = 500
+TARGET = 0.95
+FINAL_SEED0 = 100
+COMPARISONS = (("one-cycle", "anneal"), ("one-cycle", "constant"), ("anneal", "constant"),
+               ("multistep", "constant"), ("one-cycle", "multistep"))
+FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "status", "accuracies", "final_accuracy",
+          "xd_first", "xd_last", "wall_time_s")
+FINDINGS = "<!-- findings: written by hand, kept when the tables above are regenerated -->"
+
+
+def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any], float]:
+    """(schedule, options, optimizer LR) of ``policy`` at ``scale`` on ``device``."""
+    if policy == "ref:torch-one-cycle":
+        return "one-cycle", {"max_lr": DIGITAL_LR, "analog_max_lr": None}, DIGITAL_LR
+    if policy == "ref:poster-step":
+        return "step", {"lr": 0.01, "gamma": 0.94, "step_size": 2}, 0.01
+    digital = device == "pytorch"
+    lr = DIGITAL_LR * scale if digital else DIGITAL_LR
+    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale}
+    if policy == "constant":
+        return "constant", {"lr": lr} | peak, lr
+    if policy == "anneal":
+        return "cosine", {"lr": lr, "min_lr": 0.0} | peak, lr
+    if policy == "multistep":
+        return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
+    if policy == "one-cycle":
+        cycle = {"max_lr": lr} | ({} if digital else {"analog_max_lr": "device", "device_pulses": scale})
+        return "one-cycle", cycle, lr
+    raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
+
+
+def key(row: dict[str, Any]) -> tuple[str, str, str, float, int, int]:
+    return (row["device"], row["policy"], row["phase"], float(row["scale"]), int(row["budget"]), int(row["seed"]))
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The committed rows; a row torn by a crash (fields missing) is left out, so its run is trained again."""
+    if not path.is_file():
+        return []
+    rows = []
+    for row in csv.DictReader(io.StringIO(path.read_text())):
+        if any(row.get(f) in (None, "") for f in ("device", "policy", "phase", "scale", "budget", "seed", "status")):
+            continue
+        for name in ("accuracies", "xd_first", "xd_last"):
+            row[name] = json.loads(row[name] or "[]")
+        row["final_accuracy"] = float(row["final_accuracy"]) if row["final_accuracy"] else None
+        row["scale"], row["budget"], row["seed"] = float(row["scale"]), int(row["budget"]), int(row["seed"])
+        rows.append(row)
+    return rows
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file() or path.stat().st_size == 0
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    if new:
+        writer.writeheader()
+    writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+    torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    with open(path, "a") as f:
+        f.write(("\n" if torn else "") + out.getvalue())  # a row torn by a crash stays alone on its line
+        f.flush()
+
+
+def compact(record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row of a finished (or diverged) run: per-epoch accuracies of its phase's split, x·d telemetry."""
+    metrics = record["metrics"]
+    split = "val_accuracy" if meta["phase"] == "tune" else "test_accuracy"
+    accuracies = [round(m[split], 4) for m in metrics]
+    xd = [m.get("xd_product") for m in metrics if m.get("xd_product")]
+    return {**meta, "status": record["summary"]["status"], "accuracies": accuracies,
+            "final_accuracy": accuracies[-1] if record["summary"]["status"] == "complete" else None,
+            "xd_first": [round(v, 5) for v in xd[0]] if xd else [], "xd_last": [round(v, 5) for v in xd[-1]] if xd
+            else [], "wall_time_s": round(sum(m["wall_time_s"] for m in metrics), 1)}
+
+
+def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: dict[str, float] | None,
+         budgets: Iterable[int], seeds: Iterable[int], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The runs of a phase as CSV keys (scale per device and policy: the grid when tuning, the tuned one after)."""
+    out = []
+    for device in devices:
+        for policy in policies:
+            grid = ([1.0] if policy in REFERENCES else
+                    list(args.digital_scales if device == "pytorch" else args.scales) if scales is None else
+                    [scales[f"{device}/{policy}"]])
+            for scale in grid:
+                for budget in budgets:
+                    if policy in REFERENCES and budget != args.ref_budget:
+                        continue
+                    for seed in seeds:
+                        out.append({"device": device, "policy": policy, "phase": phase, "scale": scale,
+                                    "budget": budget, "seed": seed})
+    return out
+
+
+def to_job(meta: dict[str, Any], args: argparse.Namespace) -> Job:
+    schedule, options, lr = run_spec(meta["device"], meta["policy"], meta["scale"])
+    config = TrainConfig(model="lenet5", preset=meta["device"], dataset="mnist-5k", schedule=schedule,
+                         schedule_options=options, epochs=meta["budget"], batch_size=64, lr=lr, momentum=0.9,
+                         seed=meta["seed"], validation=args.validation, limit=args.limit)
+    name = meta["policy"].replace(":", "-")
+    return Job(f"{meta['phase']}/{name}", meta["device"], meta["seed"], config,
+               args.work_dir / meta["phase"] / meta["device"] / f"{name}-x{meta['scale']:g}-e{meta['budget']}"
+               / f"s{meta['seed']}")
+
+
+def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Train the runs of ``wanted`` that have no row in the CSV yet, appending each row as its run ends."""
+    done = {key(r) for r in read_rows(args.csv)}
+    todo = [m for m in wanted if key(m) not in done]
+    if not todo:
+        return
+    print(f"{len(todo)} of {len(wanted)} runs to train", file=sys.stderr)
+    jobs = [to_job(meta, args) for meta in todo]
+    by_dir = {job.out_dir: meta for job, meta in zip(jobs, todo, strict=True)}
+    written: set[Path] = set()
+
+    def write(job: Job, record: dict[str, Any]) -> None:
+        append_row(args.csv, compact(record, by_dir[job.out_dir]))
+        written.add(job.out_dir)
+
+    records = execute(jobs, workers=args.workers, quiet=args.quiet, on_result=write)
+    for job, record in zip(jobs, records, strict=True):  # finished in runs/ earlier, but not in the CSV yet
+        if record is not None and job.out_dir not in written:
+            write(job, record)
+
+
+def tuned_scales(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """device/policy -> the scale with the best mean final validation accuracy (diverged seeds count 0; ties: the
+    smaller scale)."""
+    scores: dict[str, dict[float, list[float]]] = {}
+    for r in rows:
+        if r["phase"] == "tune":
+            scores.setdefault(f"{r['device']}/{r['policy']}", {}).setdefault(r["scale"], []).append(
+                r["final_accuracy"] or 0.0)
+    return {k: max(sorted(v), key=lambda s: statistics.mean(v[s])) for k, v in scores.items()}
+
+
+def paired(rows: list[dict[str, Any]], a: str, b: str) -> tuple[int, float, float, float] | None:
+    """(n, mean, CI low, CI high) of the paired differences a - b in final test accuracy (points), over the seeds both
+    ran; a diverged seed counts 10 % (chance)."""
+    from scipy import stats
+
+    acc = {p: {r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1)
+               for r in rows if r["policy"] == p} for p in (a, b)}
+    seeds = sorted(set(acc[a]) & set(acc[b]))
+    if len(seeds) < 2:
+        return None
+    diffs = [acc[a][s] - acc[b][s] for s in seeds]
+    mean = statistics.mean(diffs)
+    sd = statistics.stdev(diffs)
+    if sd == 0:
+        return len(diffs), mean, mean, mean
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=sd / math.sqrt(len(diffs)))
+    return len(diffs), mean, float(low), float(high)
+
+
+def reached(accuracies: list[float]) -> int | None:
+    return next((i + 1 for i, a in enumerate(accuracies) if a >= TARGET), None)
+
+
+def fmt_mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def table(header: list[str], body: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *("| " + " | ".join(row) + " |" for row in body)]
+
+
+def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """The results page, from the CSV rows alone."""
+    scales = tuned_scales(rows)
+    devices = [d for d in DEVICES if any(r["device"] == d for r in rows)] + sorted(
+        {r["device"] for r in rows} - set(DEVICES))
+    lines = ["# Ablation: what helps analog training?", "",
+             "Generated by `python benchmarks/study_ablation.py --report-only` from "
+             f"[`{args.csv.name}`]({args.csv.name}) (one row per run); the protocol is in the script's docstring. "
+             "Accuracies in %. Tuning reads validation accuracy only; the final runs read test accuracy only.", ""]
+    for device in devices:
+        dev = [r for r in rows if r["device"] == device]
+        lines += [f"## {device}", "", "### Tuning (validation accuracy, mean over seeds)", ""]
+        tune = [r for r in dev if r["phase"] == "tune"]
+        grid = sorted({r["scale"] for r in tune})
+        body = []
+        for policy in [p for p in POLICIES if any(r["policy"] == p for r in tune)]:
+            cells = []
+            for s in grid:
+                v = [100 * (r["final_accuracy"] or 0.0) for r in tune if r["policy"] == policy and r["scale"] == s]
+                mark = " **←**" if scales.get(f"{device}/{policy}") == s else ""
+                cells.append(f"{statistics.mean(v):.2f} (n={len(v)}){mark}" if v else "-")
+            body.append([policy, *cells])
+        what = "global LR ×" if device == "pytorch" else "device pulses"
+        lines += [*table(["policy", *(f"{what} {s:g}" for s in grid)], body), ""]
+        final = [r for r in dev if r["phase"] == "final"]
+        for budget in sorted({r["budget"] for r in final}):
+            at = [r for r in final if r["budget"] == budget]
+            lines += [f"### Final, {budget} epochs (test accuracy)", ""]
+            body = []
+            for policy in [p for p in POLICIES + REFERENCES if any(r["policy"] == p for r in at)]:
+                runs = sorted((r for r in at if r["policy"] == policy), key=lambda r: r["seed"])
+                finals = [100 * r["final_accuracy"] for r in runs if r["final_accuracy"] is not None]
+                diverged = sum(r["final_accuracy"] is None for r in runs)
+                hits = [reached(r["accuracies"]) for r in runs]
+                got = [h for h in hits if h is not None]
+                to95 = (f"{len(got)}/{len(runs)} reached" + (f"; epochs {fmt_mean_std([float(h) for h in got])}"
+                                                            if got else ""))
+                body.append([policy, f"{runs[0]['scale']:g}", str(len(runs)), fmt_mean_std(finals),
+                             str(diverged), to95])
+            header = ["policy", "scale", "seeds", "final test acc", "diverged", f"≥ {100 * TARGET:g} %"]
+            lines += [*table(header, body), ""]
+            body = []
+            for a, b in COMPARISONS:
+                result = paired([r for r in at if r["policy"] in (a, b)], a, b)
+                if result is None:
+                    continue
+                n, mean, low, high = result
+                verdict = "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
+                body.append([f"{a} − {b}", str(n), f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]", verdict])
+            if body:
+                lines += ["Paired differences (same seeds), final test accuracy in points, 95 % t interval:", ""]
+                lines += [*table(["difference", "pairs", "mean", "95 % CI", "verdict"], body), ""]
+        tele = [r for r in final if r["xd_first"] and r["xd_last"]]
+        if tele:
+            lines += ["### Telemetry: measured x·d per analog layer, first and last epoch (mean over final runs)", ""]
+            body = []
+            for policy in [p for p in POLICIES if any(r["policy"] == p for r in tele)]:
+                runs = [r for r in tele if r["policy"] == policy]
+                first = [statistics.mean(r["xd_first"][i] for r in runs) for i in range(len(runs[0]["xd_first"]))]
+                last = [statistics.mean(r["xd_last"][i] for r in runs) for i in range(len(runs[0]["xd_last"]))]
+                body.append([policy, ", ".join(f"{v:.3g}" for v in first), ", ".join(f"{v:.3g}" for v in last),
+                             ", ".join(f"{b / a:.2f}" for a, b in zip(first, last, strict=True))])
+            lines += [*table(["policy", "x·d epoch 1", "x·d last epoch", "last / first"], body), ""]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Per device, mean test accuracy against the epoch for each policy at the largest final budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for device in sorted({r["device"] for r in rows if r["phase"] == "final"}):
+        final = [r for r in rows if r["device"] == device and r["phase"] == "final"]
+        budget = max(r["budget"] for r in final)
+        fig, ax = plt.subplots(figsize=(6.5, 4), dpi=120)
+        for policy in POLICIES + REFERENCES:
+            runs = [r for r in final if r["policy"] == policy and r["budget"] == budget and r["final_accuracy"]]
+            if runs:
+                n = min(len(r["accuracies"]) for r in runs)
+                ax.plot(range(1, n + 1), [100 * statistics.mean(r["accuracies"][e] for r in runs) for e in range(n)],
+                        marker="o", markersize=3, label=f"{policy} (n={len(runs)})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%), mean over seeds")
+        ax.set_title(f"LeNet-5 on {device}, {budget} epochs")
+        ax.legend()
+        fig.tight_layout()
+        path = out.with_name(f"{out.stem}-{device}-{budget}ep.png")
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_page(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    text = report(rows, args)
+    old = args.out.read_text() if args.out.is_file() else ""
+    findings = old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n"
+    args.out.write_text(text + "\n" + findings)
+    plot(rows, args.out)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--devices", nargs="+", default=list(DEVICES))
+    p.add_argument("--policies", nargs="+", default=list(POLICIES + REFERENCES))
+    p.add_argument("--scales", nargs="+", type=float, default=list(SCALES), help="device pulses grid (analog)")
+    p.add_argument("--digital-scales", nargs="+", type=float, default=list(DIGITAL_SCALES),
+                   help="global LR multipliers of DIGITAL_LR (pytorch)")
+    p.add_argument("--tune-budget", type=int, default=3)
+    p.add_argument("--tune-seeds", type=int, default=2)
+    p.add_argument("--budgets", nargs="+", type=int, default=[3, 5])
+    p.add_argument("--ref-budget", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=6)
+    p.add_argument("--validation", type=int, default=VALIDATION)
+    p.add_argument("--limit", type=int, default=None, help="training samples per run (toy runs)")
+    p.add_argument("--phase", choices=["tune", "final", "all"], default="all")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "ablation")
+    p.add_argument("--csv", type=Path, default=RESULTS / "ablation.csv")
+    p.add_argument("--out", type=Path, default=RESULTS / "ablation.md")
+    p.add_argument("--report-only", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.policies) - set(POLICIES + REFERENCES))
+    if unknown:
+        p.error(f"unknown policies {unknown}: choose from {', '.join(POLICIES + REFERENCES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    policies = [p for p in args.policies if p in POLICIES]
+    references = [p for p in args.policies if p in REFERENCES]
+    for device in [] if args.report_only else args.devices:  # device by device: whole answers arrive first
+        if args.phase in ("tune", "all"):
+            train_missing(plan("tune", [device], policies, None, [args.tune_budget], range(args.tune_seeds), args),
+                          args)
+        if args.phase in ("final", "all"):
+            scales = tuned_scales(read_rows(args.csv))
+            missing = [f"{device}/{p}" for p in policies if f"{device}/{p}" not in scales]
+            if missing:
+                raise SystemExit(f"no tuning results for {', '.join(missing)}: run --phase tune first")
+            seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
+            train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
+                          + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
+        write_page(read_rows(args.csv), args)
+    write_page(read_rows(args.csv), args)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Issue 13's building blocks: device-peak constant/anneal/multistep policies, the fixed validation split, per-epoch
+x·d telemetry, and the ablation study script end to end at toy size."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from aihwkit_sc import schedules
+from aihwkit_sc.schedules import device_lr_bounds
+from aihwkit_sc.training import TrainConfig, _load_splits, train, validation_split
+from tests.test_one_cycle import analog_setup, assert_tiles_synced, train_step
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "study_ablation.py"
+
+
+def test_multistep_decays_at_fractions_of_the_run() -> None:
+    lr = schedules.trace("multistep", epochs=4, steps_per_epoch=5, lr=0.1)["lr"]
+    assert lr[:10] == [0.1] * 10 and lr[10:15] == pytest.approx([0.01] * 5) and lr[15:] == pytest.approx([1e-3] * 5)
+    with pytest.raises(ValueError, match=r"milestones must be increasing fractions of the run in \(0, 1\), got "
+                                         r"\[0.75, 0.5\]"):
+        schedules.trace("multistep", epochs=4, steps_per_epoch=5, lr=0.1, milestones=[0.75, 0.5])
+
+
+@pytest.mark.parametrize("name", ["constant", "cosine", "multistep"])
+def test_policies_start_each_analog_layer_at_its_device_peak(name: str) -> None:
+    model, opt = analog_setup()
+    unit = [device_lr_bounds(opt.param_groups[i], 0.1)[0] for i in (1, 2)]
+    sched = schedules.build(name, opt, epochs=2, steps_per_epoch=4, lr=0.05, analog_lr="device", xd_product=0.1,
+                            device_pulses=2.0)
+    assert opt.param_groups[0]["lr"] == 0.05
+    assert [opt.param_groups[i]["lr"] for i in (1, 2)] == pytest.approx([2 * u for u in unit])
+    assert_tiles_synced(opt)
+    for _ in range(6):
+        train_step(model, opt, sched)
+    ratio = {"constant": 1.0, "cosine": (1 + math.cos(math.pi * 6 / 8)) / 2, "multistep": 0.01}[name]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.05 * ratio, *(2 * u * ratio for u in unit)])
+    assert_tiles_synced(opt)
+
+
+def test_validation_split_is_stratified_fixed_and_disjoint() -> None:
+    config = TrainConfig(validation=500)
+    train_set, test_set, val_set = _load_splits(config)
+    assert (len(train_set), len(val_set), len(test_set)) == (3500, 500, 1000)  # type: ignore[arg-type]
+    assert Counter(int(y) for _, y in val_set) == dict.fromkeys(range(10), 50)
+    assert not set(train_set.indices) & set(val_set.indices)  # type: ignore[attr-defined]
+    again = _load_splits(TrainConfig(validation=500, seed=7))[2]
+    assert again.indices == val_set.indices  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match=r"validation must be between 1 and 3999 samples of 4000, got 4000"):
+        validation_split(_load_splits(TrainConfig())[0], 4000)
+
+
+@pytest.mark.slow
+def test_run_records_validation_accuracy_and_remeasured_xd(tmp_path: Path) -> None:
+    config = TrainConfig(preset="gv", schedule="constant", schedule_options={"analog_lr": "device"}, epochs=2,
+                         limit=256, validation=100, batch_size=64)
+    result = train(config, tmp_path, quiet=True)
+    for row in result.metrics:
+        assert 0 <= row["val_accuracy"] <= 1 and row["val_accuracy"] * 100 == pytest.approx(round(
+            row["val_accuracy"] * 100))  # 100 validation digits: whole percents
+        assert len(row["xd_product"]) == 4 and all(v > 0 for v in row["xd_product"])
+    assert result.metrics[0]["xd_product"] != result.metrics[1]["xd_product"]  # re-measured as the weights change
+    assert result.summary["schedule_options"]["xd_product"] != result.metrics[-1]["xd_product"]
+
+
+def run_study(tmp_path: Path, *extra: str) -> str:
+    args = [sys.executable, str(SCRIPT), "--devices", "pytorch", "gokmen-vlasov", "--scales", "1", "2",
+            "--digital-scales", "0.5", "1", "--tune-budget", "1", "--tune-seeds", "1", "--budgets", "1", "2",
+            "--ref-budget", "2", "--seeds", "3", "--validation", "100", "--limit", "128", "--workers", "1", "--quiet",
+            "--work-dir", str(tmp_path / "runs"), "--csv", str(tmp_path / "a.csv"), "--out", str(tmp_path / "a.md"),
+            *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stderr
+
+
+@pytest.mark.slow
+def test_ablation_study_end_to_end(tmp_path: Path) -> None:
+    err = run_study(tmp_path)
+    assert err.count("8 of 8 runs to train") == 2  # tune, per device: 4 policies x 2 scales x 1 seed
+    assert err.count("21 of 21 runs to train") == 2  # final, per device: (4 policies x 2 budgets + 2 refs) x 3 seeds
+    rows = list(csv.DictReader((tmp_path / "a.csv").read_text().splitlines()))
+    assert len(rows) == 58 and all(r["status"] == "complete" for r in rows)
+    page = (tmp_path / "a.md").read_text()
+    # the tuned scale is the one with the best validation accuracy, and the final runs use it
+    for device in ("pytorch", "gokmen-vlasov"):
+        for policy in ("constant", "anneal", "multistep", "one-cycle"):
+            tune = {float(r["scale"]): float(r["final_accuracy"]) for r in rows
+                    if (r["device"], r["policy"], r["phase"]) == (device, policy, "tune")}
+            best = max(sorted(tune), key=lambda s: tune[s])
+            finals = [r for r in rows if (r["device"], r["policy"], r["phase"]) == (device, policy, "final")]
+            assert {float(r["scale"]) for r in finals} == {best} and len(finals) == 6
+    # a paired difference on the page equals scipy's t interval over the CSV's seeds
+    gv = {p: {int(r["seed"]): 100 * float(r["final_accuracy"]) for r in rows if r["device"] == "gokmen-vlasov"
+              and r["phase"] == "final" and r["budget"] == "2" and r["policy"] == p} for p in ("one-cycle", "anneal")}
+    diffs = [gv["one-cycle"][s] - gv["anneal"][s] for s in sorted(gv["one-cycle"])]
+    mean = statistics.mean(diffs)
+    if statistics.stdev(diffs) > 0:
+        low, high = stats.t.interval(0.95, 2, loc=mean, scale=statistics.stdev(diffs) / math.sqrt(3))
+        assert f"| one-cycle − anneal | 3 | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] |" in page
+    assert (tmp_path / "a-gokmen-vlasov-2ep.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(next(r for r in rows if r["device"] == "gokmen-vlasov")["xd_first"])
+    # a re-run trains nothing; a torn last row is trained again; findings written by hand survive
+    (tmp_path / "a.md").write_text(page + "Our reading: keep me.\n")
+    text = (tmp_path / "a.csv").read_text()
+    (tmp_path / "a.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + "gokmen-vlasov,ref:poster")
+    err = run_study(tmp_path)
+    assert err.strip().splitlines() == ["1 of 21 runs to train"]
+    assert (tmp_path / "a.md").read_text().endswith("Our reading: keep me.\n")
