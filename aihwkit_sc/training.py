@@ -144,7 +144,7 @@ def validation_split(train_set: Dataset, n: int) -> tuple[Dataset, Dataset]:
 
 def load_data(config: TrainConfig) -> tuple[Dataset, Dataset]:
     """``(train, test)`` as the run uses them: without the ``validation`` hold-out and cut to ``limit``."""
-    return _load_splits(config)[:2]  # type: ignore[return-value]
+    return _load_splits(config)[:2]
 
 
 def _load_splits(config: TrainConfig) -> tuple[Dataset, Dataset, Dataset | None]:
