@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.sweep import Job, execute
+from aihwkit_sc.experiments.sweep import Job, SweepInterrupted, execute
 from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,8 +130,13 @@ def compact(record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     xd = [m.get("xd_product") for m in metrics if m.get("xd_product")]
     return {**meta, "status": record["summary"]["status"], "accuracies": accuracies,
             "final_accuracy": accuracies[-1] if record["summary"]["status"] == "complete" else None,
-            "xd_first": [round(v, 5) for v in xd[0]] if xd else [], "xd_last": [round(v, 5) for v in xd[-1]] if xd
-            else [], "wall_time_s": round(sum(m["wall_time_s"] for m in metrics), 1)}
+            "xd_first": _sig(xd[0]) if xd else [], "xd_last": _sig(xd[-1]) if xd else [],
+            "wall_time_s": round(sum(m["wall_time_s"] for m in metrics), 1)}
+
+
+def _sig(values: list[float]) -> list[float]:
+    """Four significant digits (x·d spans 1e-6 to 1e-2 across layers)."""
+    return [float(f"{v:.4g}") for v in values]
 
 
 def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: dict[str, float] | None,
@@ -366,6 +371,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    try:
+        study(args)
+    except SweepInterrupted as exc:  # finished runs are in the CSV; the same command continues
+        write_page(read_rows(args.csv), args)
+        raise SystemExit(f"{exc}; the page shows the rows so far") from None
+
+
+def study(args: argparse.Namespace) -> None:
     policies = [p for p in args.policies if p in POLICIES]
     references = [p for p in args.policies if p in REFERENCES]
     for device in [] if args.report_only else args.devices:  # device by device: whole answers arrive first

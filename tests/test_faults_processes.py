@@ -113,3 +113,22 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path: Path) -> None:
     for lock in locks:  # each worker stopped its run the Ctrl-C way: summary written, checkpoint kept
         summary = json.loads((lock.parent / "summary.json").read_text())
         assert summary["status"] == "interrupted" and summary["epochs_done"] < 24
+
+
+def test_sigterm_to_a_background_sweep_stops_its_workers(tmp_path: Path) -> None:
+    """A sweep started in the background by a shell inherits SIGINT ignored, and so did its workers: SIGTERM to the
+    parent then waited forever for runs that never stopped. Now the workers stop too, saved, and all exit."""
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen(sweep_command(out, seeds=2, limit=4000, epochs_scale=2.0), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `cmd &` does
+    runs = [out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch" / f"s{seed}" for seed in (0, 1)]
+    wait_for(lambda: all(epochs_done(run) >= 1 for run in runs), 180, "an epoch of each run")
+    workers = [int((run / ".lock").read_text()) for run in runs]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("interrupted: 0 of 2 runs"), err
+    wait_for(lambda: not any(alive(pid) for pid in workers), 30, f"workers {workers} to exit")
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["status"] == "interrupted" and 1 <= summary["epochs_done"] < 24

@@ -269,6 +269,8 @@ def _follow_parent(parent: int, stop: Any) -> None:
 
     global _in_worker
     _in_worker = True
+    # a process started in the background by a shell inherits SIGINT ignored: the watchdog's SIGINT must interrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def watch() -> None:
         global _stopping
