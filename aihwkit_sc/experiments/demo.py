@@ -2,8 +2,8 @@
 
 The settings follow the poster's MNIST rows of Table 1 (step ``0.01/0.94/2`` with momentum 0.9; one-cycle
 ``0.01-0.1`` with momentum 0.95-0.85; weight decay 5e-4), shortened to a few epochs and a batch of 64 so the whole demo
-runs in about three minutes on two CPU cores with the offline ``mnist-5k`` digits. One-cycle uses
-``AnalogOneCycleLR``'s device-derived LR floor on the analog tiles (see docs/results/device-bounds.md).
+runs in about three minutes on two CPU cores with the offline ``mnist-5k`` digits. One-cycle gives
+every analog layer its device peak (``AnalogOneCycleLR``'s default; see docs/results/super-convergence.md).
 """
 
 from __future__ import annotations
