@@ -1,15 +1,38 @@
 """Update pulses fired by pulsed analog tiles: a hardware-cost proxy for "faster training".
 
 aihwkit counts pulses per device only on CUDA (``device.count_pulses=True``, ``tile.tile.get_pulse_counters()``); on
-CPU the counters come back empty. There this module estimates the coincidence pulses from the update aihwkit is about
-to apply: with update management, sample ``n`` fires on cross-point ``(i, j)`` about ``lr·|x_nj|·|d_ni| / dw_min``
-coincidences, all scaled down by ``desired_bl·dw_min / (lr·max|x_n|·max|d_n|)`` when that is below 1 (saturation).
-Summed over the cross-points that is ``lr·Σ|x_n|·Σ|d_n| / dw_min`` per sample. It must run after ``backward()`` and
-before ``optimizer.step()``, while the tiles still hold their inputs ``x`` and errors ``d``.
+CPU the counters come back empty. There this module computes the coincidence pulses of the update aihwkit is about to
+apply, following aihwkit 1.2.0's C++ (``PulsedUpdateMetaParameter::calculateBlAB`` and ``performUpdateManagement`` in
+``src/rpucuda/rpu_pulsed_meta_parameter.cpp``, the bit lines of ``sparse_bit_line_maker.cpp`` and
+``dense_bit_line_maker.cpp``; CUDA's ``kernelUMGetScaleAndKValues`` in ``update_management_helper.cu`` is the same
+rule). For each sample ``n``, with ``x = |x_n|``, ``d = |d_n|``, ``g = um_grad_scale`` and ``BL_max = desired_bl``:
+
+* update management (``update_management`` or ``update_bl_management``; presets turn both on):
+  ``k = lr·max(x)·g·max(d) / dw_min``; with bit-length management ``BL = min(ceil(k), BL_max)``, else ``BL`` as
+  below. The x side fires with probability ``p_x_j = x_j·sqrt(lr·d_val / (dw_min·BL·max(x)))`` per bit, the d side
+  with ``p_d_i = d_i·sqrt(lr·max(x) / (dw_min·BL·d_val))``, where ``d_val = g·max(d)`` scaled by ``BL_max / k`` when
+  ``k > BL_max``. Unsaturated (``k <= BL_max``, ``g = 1``) that is ``BL·p_x_j·p_d_i = lr·x_j·d_i / dw_min``. In
+  saturation the x side is kept unclipped (``p_x_j = x_j / max(x)``) and the d side becomes
+  ``p_d_i = lr·max(x)·d_i / (dw_min·BL)``: above 1 for the larger errors, which then fire on every bit. aihwkit clips
+  the d side element by element (gradient clipping), it does not scale the whole update down. A sample with
+  ``max(x) = 0`` or ``max(d) = 0`` fires nothing.
+* no update management: ``BL = desired_bl`` and ``p = sqrt(lr / (dw_min·BL))·v`` on both sides (with
+  ``fixed_bl=False`` and ``lr > dw_min·desired_bl``: ``BL = ceil(lr / dw_min)``, ``p = v``).
+
+Probabilities are rounded to multiples of ``res`` when ``res > 0`` (``x_res_implicit`` / ``d_res_implicit`` for
+deterministic pulses). Stochastic pulse trains (the default ``StochasticCompressed``, and ``Stochastic``) fire bit
+``b`` of line ``v`` when ``p_v`` exceeds a uniform draw, so a probability above 1 always fires; the expected
+coincidences of a sample are ``BL·Σ_j min(1, p_x_j)·Σ_i min(1, p_d_i)``, which is what is counted for them.
+``DeterministicImplicit`` fires exactly ``rint(BL·min(1, p_d_i)·min(1, p_x_j))`` on cross-point ``(i, j)``,
+``MeanCount`` ``rint(n_d_i / BL·n_x_j)`` with ``n_v = min(rint(BL·p_v), BL)``; floating-point updates (``None``,
+``NoneWithDevice``) fire none. ``dw_min`` is the first pulsed device's (its weight granularity: for compound devices
+aihwkit may use another granularity and learning rate). It must run after ``backward()`` and before
+``optimizer.step()``, while the tiles still hold their inputs ``x`` and errors ``d``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -56,14 +79,83 @@ def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[tor
     if not devices or not getattr(devices[0], "dw_min", None):
         return 0.0
     dw_min = float(devices[0].dw_min)
-    bl = float(getattr(config.update, "desired_bl", 31))
     total = 0.0
     with torch.no_grad():
         for x, d in zip(inputs, errors, strict=True):
-            x2 = x.reshape(-1, x.shape[-1]).abs().float()
-            d2 = d.reshape(-1, d.shape[-1]).abs().float()
-            wanted = lr * x2.sum(1) * d2.sum(1) / dw_min
-            peak = lr * x2.amax(1) * d2.amax(1)
-            scale = torch.clamp(bl * dw_min / peak.clamp_min(1e-30), max=1.0)
-            total += float((wanted * scale).sum())
+            total += float(coincidences(x, d, lr, dw_min, config.update).sum())
     return total
+
+
+def coincidences(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any) -> torch.Tensor:
+    """Coincidence pulses per sample of one update (expected values for stochastic pulse trains).
+
+    Args:
+        x: inputs, last dimension the tile's input size (any leading dimensions are samples).
+        d: errors, last dimension the tile's output size, as many samples as ``x``.
+        lr: the tile's learning rate (its sign does not matter).
+        dw_min: the device's weight granularity.
+        update: aihwkit ``UpdateParameters`` (``rpu_config.update``).
+
+    Returns:
+        A float64 tensor with one count per sample (see the module docstring for the rule).
+    """
+    xs = x.detach().reshape(-1, x.shape[-1]).abs().double()
+    ds = d.detach().reshape(-1, d.shape[-1]).abs().double()
+    pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
+    if pulse_type in ("None", "NoneWithDevice") or lr == 0:
+        return torch.zeros(xs.shape[0], dtype=torch.float64)
+    bl, scale_d, scale_x = pulse_trains(xs.amax(1), ds.amax(1), abs(lr), dw_min, update)
+    bl, scale_d, scale_x = bl[:, None], scale_d[:, None], scale_x[:, None]
+    implicit = pulse_type == "DeterministicImplicit"
+    p_x = _discretize(xs * scale_x, update.x_res_implicit if implicit else update.res, update.sto_round)
+    p_d = _discretize(ds * scale_d, update.d_res_implicit if implicit else update.res, update.sto_round)
+    if implicit:
+        p_x, p_d = p_x.clamp(0, 1), p_d.clamp(0, 1)
+        return torch.round((p_d * bl)[:, :, None] * p_x[:, None, :]).sum((1, 2))
+    if pulse_type == "MeanCount":
+        n_x = torch.minimum(torch.round(bl * p_x), bl)
+        n_d = torch.minimum(torch.round(bl * p_d), bl)
+        return torch.round((n_d / bl.clamp_min(1))[:, :, None] * n_x[:, None, :]).sum((1, 2))
+    return bl[:, 0] * p_x.clamp(0, 1).sum(1) * p_d.clamp(0, 1).sum(1)
+
+
+def pulse_trains(
+    x_max: torch.Tensor, d_max: torch.Tensor, lr: float, dw_min: float, update: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bit length ``BL`` and probability scales ``A`` (d side) and ``B`` (x side) per sample, as aihwkit sets them.
+
+    ``x_max`` and ``d_max`` are each sample's largest ``|x|`` and ``|d|``; ``lr > 0``. A sample with ``BL = 0``
+    fires nothing.
+    """
+    x_max, d_max = x_max.double(), d_max.double()
+    desired = int(update.desired_bl)
+    ublm = bool(update.update_bl_management)
+    um = bool(update.update_management) or ublm  # aihwkit turns update management on with bit-length management
+    if bool(update.fixed_bl) or ublm or dw_min * desired >= lr:
+        bl0, scale0 = float(desired), math.sqrt(lr / (dw_min * desired))
+    else:
+        bl0, scale0 = float(max(math.ceil(lr / dw_min), 1)), 1.0
+    bl = torch.full_like(x_max, bl0)
+    scale_d = torch.full_like(x_max, scale0)
+    scale_x = torch.full_like(x_max, scale0)
+    if not um:
+        return bl, scale_d, scale_x
+    silent = (x_max == 0) | (d_max == 0)
+    x_val = x_max.clamp_min(1e-300)
+    d_val = (float(update.um_grad_scale) * d_max).clamp_min(1e-300)
+    k = lr * x_val * d_val / dw_min
+    if ublm:
+        bl = torch.ceil(k).clamp(1, desired)
+        scale_d = scale_x = torch.sqrt(lr / (dw_min * bl))
+    d_val = torch.where(k > desired, d_val * desired / k, d_val)  # saturation: keeps p_x <= 1, the d side clips
+    scale_d = scale_d * torch.sqrt(x_val / d_val)
+    scale_x = scale_x * torch.sqrt(d_val / x_val)
+    return torch.where(silent, 0.0, bl), torch.where(silent, 0.0, scale_d), torch.where(silent, 0.0, scale_x)
+
+
+def _discretize(p: torch.Tensor, res: float, sto_round: bool) -> torch.Tensor:
+    """aihwkit's ``getDiscretizedValue`` (stochastic rounding is left out: its mean is the value itself)."""
+    res = float(res)
+    if res <= 0 or sto_round:
+        return p
+    return torch.round(p / res) * res
