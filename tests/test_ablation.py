@@ -87,9 +87,9 @@ def run_study(tmp_path: Path, *extra: str) -> str:
 def test_ablation_study_end_to_end(tmp_path: Path) -> None:
     err = run_study(tmp_path)
     assert err.count("8 of 8 runs to train") == 2  # tune, per device: 4 policies x 2 scales x 1 seed
-    assert err.count("21 of 21 runs to train") == 2  # final, per device: (4 policies x 2 budgets + 2 refs) x 3 seeds
+    assert err.count("30 of 30 runs to train") == 2  # final, per device: (4 policies x 2 budgets + 2 refs) x 3 seeds
     rows = list(csv.DictReader((tmp_path / "a.csv").read_text().splitlines()))
-    assert len(rows) == 58 and all(r["status"] == "complete" for r in rows)
+    assert len(rows) == 76 and all(r["status"] == "complete" for r in rows)
     page = (tmp_path / "a.md").read_text()
     # the tuned scale is the one with the best validation accuracy, and the final runs use it
     for device in ("pytorch", "gokmen-vlasov"):
@@ -114,5 +114,5 @@ def test_ablation_study_end_to_end(tmp_path: Path) -> None:
     text = (tmp_path / "a.csv").read_text()
     (tmp_path / "a.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + "gokmen-vlasov,ref:poster")
     err = run_study(tmp_path)
-    assert err.strip().splitlines() == ["1 of 21 runs to train"]
+    assert err.strip().splitlines() == ["1 of 30 runs to train"]
     assert (tmp_path / "a.md").read_text().endswith("Our reading: keep me.\n")
