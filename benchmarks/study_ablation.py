@@ -309,6 +309,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     paths = []
     for device in sorted({r["device"] for r in rows if r["phase"] == "final"}):
@@ -322,6 +323,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 ax.plot(range(1, n + 1), [100 * statistics.mean(r["accuracies"][e] for r in runs) for e in range(n)],
                         marker="o", markersize=3, label=f"{policy} (n={len(runs)})")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("test accuracy (%), mean over seeds")
         ax.set_title(f"LeNet-5 on {device}, {budget} epochs")
         ax.legend()
@@ -337,6 +339,7 @@ def write_page(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     text = report(rows, args)
     old = args.out.read_text() if args.out.is_file() else ""
     findings = old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n" + findings)
     plot(rows, args.out)
 
