@@ -1,4 +1,4 @@
-"""Ablation (issue 13): at the same per-layer device LR, does the one-cycle *shape* help analog training beyond a
+"""Ablation: at the same per-layer device LR, does the one-cycle *shape* help analog training beyond a
 constant LR and beyond annealing alone? And is the per-layer device LR a device effect?
 
 LeNet-5 on mnist-5k: the 4,000 training digits are split, stratified and fixed, into ``TRAIN`` for training and
