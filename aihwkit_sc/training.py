@@ -300,8 +300,17 @@ def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
 
 
 def existing_run(out: Path) -> list[str]:
-    """The files of an earlier run in ``out`` that a new run would overwrite."""
-    return [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
+    """The files of an earlier run in ``out`` that a new run would overwrite. A run stopped during its set-up (no
+    epoch, no checkpoint) leaves only a summary saying so; nothing is lost by starting again."""
+    found = [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
+    if found == [SUMMARY]:
+        try:
+            summary = json.loads((out / SUMMARY).read_text())
+            if summary.get("status") == "interrupted" and summary.get("epochs_done") == 0:
+                return []
+        except (OSError, ValueError, AttributeError):
+            pass
+    return found
 
 
 class _Terminated(BaseException):
@@ -370,23 +379,25 @@ def train(
 
 def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, quiet: bool,
            on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
-    run = Run(config, schedule_options=state["schedule_options"] if state else None)
-    metrics: list[dict[str, Any]] = []
-    start_epoch = 0
-    if state is not None:
-        run.restore(state)
-        metrics, start_epoch = list(state["metrics"]), int(state["epoch"])
-    if out:
-        rundir.atomic_write_text(out / CONFIG, json.dumps(config.to_json(), indent=2))
-        # the checkpoint is the record: a torn, doubled or missing metrics line from a crash is rebuilt from it
-        rundir.atomic_write_text(out / METRICS, "".join(json.dumps(row) + "\n" for row in metrics))
-        for stale in (SUMMARY, "curves.png"):
-            if state is None:
-                (out / stale).unlink(missing_ok=True)
-    counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
+    metrics: list[dict[str, Any]] = list(state["metrics"]) if state else []
+    start_epoch = int(state["epoch"]) if state else 0
+    run: Run | None = None
     status, message = "complete", ""
     try:
         with _sigterm_as_interrupt():
+            # set-up (data, model, a range test, the x*d measurement) can take a while: a stop there also ends
+            # the run with a summary; a bad option fails here, before anything in ``out`` is touched
+            run = Run(config, schedule_options=state["schedule_options"] if state else None)
+            if state is not None:
+                run.restore(state)
+            if out:
+                rundir.atomic_write_text(out / CONFIG, json.dumps(config.to_json(), indent=2))
+                # the checkpoint is the record: a torn, doubled or missing metrics line is rebuilt from it
+                rundir.atomic_write_text(out / METRICS, "".join(json.dumps(row) + "\n" for row in metrics))
+                for stale in (SUMMARY, "curves.png"):
+                    if state is None:
+                        (out / stale).unlink(missing_ok=True)
+            counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
             for epoch in range(start_epoch, config.epochs):
                 row = _train_epoch(run, epoch, counter, quiet)
                 if out:
@@ -495,7 +506,7 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
 
 
 def _summary(
-    config: TrainConfig, metrics: list[dict[str, Any]], status: str, message: str, run: Run
+    config: TrainConfig, metrics: list[dict[str, Any]], status: str, message: str, run: Run | None
 ) -> dict[str, Any]:
     accs = [m["test_accuracy"] for m in metrics]
     return {
@@ -504,5 +515,5 @@ def _summary(
         "final_test_loss": metrics[-1]["test_loss"] if metrics else None,
         "wall_time_s": sum(m["wall_time_s"] for m in metrics),
         "pulses": sum(m["pulses"] for m in metrics) if metrics and metrics[0]["pulses"] is not None else None,
-        "schedule_options": run.schedule_options, "lr_find": run.lr_find,
+        "schedule_options": run.schedule_options if run else None, "lr_find": run.lr_find if run else None,
     }

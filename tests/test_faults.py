@@ -157,6 +157,33 @@ def test_sigterm_writes_the_summary(tmp_path: Path) -> None:
     assert train(tiny(epochs=3), tmp_path, resume=True, quiet=True).summary["epochs_done"] == 3
 
 
+def test_ctrl_c_during_set_up_leaves_a_summary_and_a_fresh_start(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop while the run is being set up (data, model, range test) ended it without a summary.json; a Ctrl-C to
+    a sweep's process group can land there (seen in CI). The same command must then simply start again."""
+    real_run = training.Run
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "Run", interrupted)
+    with pytest.raises(TrainingStopped, match=r"interrupted by the user \(Ctrl-C\); 0 finished epoch"):
+        train(tiny(epochs=2), tmp_path, quiet=True)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["epochs_done"], summary["schedule_options"]) == ("interrupted", 0, None)
+    assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.jsonl").exists()
+    assert training.existing_run(tmp_path) == []  # nothing to lose: no --overwrite needed
+    monkeypatch.setattr(training, "Run", real_run)
+    assert train(tiny(epochs=2), tmp_path, quiet=True).summary["epochs_done"] == 2
+    assert training.existing_run(tmp_path) == ["checkpoint.pt", "metrics.jsonl", "summary.json"]
+
+
+def test_bad_option_touches_nothing_in_the_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        train(tiny(preset="no-such-device"), tmp_path, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []
+
+
 def test_ctrl_c_during_checkpoint_save_leaves_no_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 9: checkpoint.pt.tmp was left after a Ctrl-C."""
     real_save = torch.save
