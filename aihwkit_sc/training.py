@@ -502,6 +502,8 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
         "xd_product": run.measure_xd() if zoo.is_analog(model) else None,
         "pulses_method": counter.method if counter else None,
+        # per analog group with count_pulses: mean bit length, fraction of rows at the bit-length cap, pulses per row
+        "update_telemetry": counter.take_layers() if counter else None,
     }
 
 
