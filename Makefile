@@ -27,7 +27,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks --benchmark-only --ratios-page docs/results/benchmarks.md $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check aihwkit_sc tests benchmarks examples plugins

@@ -42,22 +42,40 @@ from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
 
 class PulseCounter:
-    """Accumulates update pulses of every pulsed analog tile of an optimizer."""
+    """Accumulates update pulses of every pulsed analog tile of an optimizer, and per analog parameter group (one per
+    analog layer) the update telemetry that explains them: see :meth:`take_layers`."""
 
     def __init__(self) -> None:
         self.total = 0.0
         self.method = "estimate"
+        self._layers: dict[int, list[float]] = {}  # analog group index -> [rows, Σ BL, rows capped, pulses]
 
     def observe(self, optimizer: Optimizer) -> None:
         """Add the pulses of the pending update (call between ``backward()`` and ``optimizer.step()``)."""
-        for group in optimizer.param_groups:
-            if not is_analog_group(group):
-                continue
+        analog = [group for group in optimizer.param_groups if is_analog_group(group)]
+        for index, group in enumerate(analog):
             lr = float(group["lr"])
+            sums = self._layers.setdefault(index, [0.0, 0.0, 0.0, 0.0])
             for ctx in contexts(group):
                 if not ctx.has_gradient():
                     continue
-                self.total += _estimate(ctx.analog_tile, lr, ctx.analog_input, ctx.analog_grad_output)
+                stats = _estimate(ctx.analog_tile, lr, ctx.analog_input, ctx.analog_grad_output)
+                self.total += stats[3]
+                for i, value in enumerate(stats):
+                    sums[i] += value
+
+    def take_layers(self) -> list[dict[str, float | None]]:
+        """Per analog group since the last call, then reset: the mean bit length ``BL`` of an update row (one sample
+        of a linear layer, one patch of a convolution; silent rows count 0), the fraction of rows whose
+        ``k = lr·max|x|·max|d| / dw_min`` exceeds ``desired_bl`` (capped: the d side clips) and the coincidence
+        pulses per row. ``None`` for a group that saw no update."""
+        out: list[dict[str, float | None]] = []
+        for index in sorted(self._layers):
+            rows, bl, capped, pulses = self._layers[index]
+            out.append({"bit_length": bl / rows if rows else None, "capped": capped / rows if rows else None,
+                        "pulses_per_row": pulses / rows if rows else None, "rows": rows})
+        self._layers = {}
+        return out
 
     def read_hardware(self, optimizer: Optimizer) -> float | None:
         """Sum of aihwkit's own pulse counters (CUDA only); ``None`` where they are empty."""
@@ -71,19 +89,39 @@ class PulseCounter:
         return float(total)
 
 
-def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]) -> float:
+def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]
+              ) -> tuple[float, float, float, float]:
+    """(update rows, Σ bit length, rows capped, coincidence pulses) of one tile's pending update."""
     from aihwkit_sc.presets import pulsed_devices
 
     config = tile.rpu_config
     devices = list(pulsed_devices(config))
     if not devices or not getattr(devices[0], "dw_min", None):
-        return 0.0
+        return 0.0, 0.0, 0.0, 0.0
     dw_min = float(devices[0].dw_min)
-    total = 0.0
+    sums = [0.0, 0.0, 0.0, 0.0]
     with torch.no_grad():
         for x, d in zip(inputs, errors, strict=True):
-            total += float(coincidences(x, d, lr, dw_min, config.update).sum())
-    return total
+            pulses = coincidences(x, d, lr, dw_min, config.update)
+            bl, capped = bit_lengths(x, d, lr, dw_min, config.update)
+            for i, value in enumerate((pulses.numel(), float(bl.sum()), float(capped.sum()), float(pulses.sum()))):
+                sums[i] += value
+    return sums[0], sums[1], sums[2], sums[3]
+
+
+def bit_lengths(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per update row: the bit length aihwkit uses (0 for a silent row or a floating-point update) and whether the
+    row is capped (update management on and ``k = lr·max|x|·max|d|·um_grad_scale / dw_min > desired_bl``)."""
+    x_max = x.detach().reshape(-1, x.shape[-1]).abs().amax(1).double()
+    d_max = d.detach().reshape(-1, d.shape[-1]).abs().amax(1).double()
+    pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
+    if pulse_type in ("None", "NoneWithDevice") or lr == 0:
+        return torch.zeros_like(x_max), torch.zeros_like(x_max, dtype=torch.bool)
+    bl, _, _ = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
+    managed = bool(update.update_management) or bool(update.update_bl_management)
+    k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
+    return bl, (k > int(update.desired_bl)) & managed
 
 
 def coincidences(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any) -> torch.Tensor:

@@ -416,17 +416,22 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
     summary = _summary(config, metrics, status, message, run)
     result = TrainResult(config, metrics, summary, out)
     if out:
-        try:
-            rundir.atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
-            if metrics:
-                from aihwkit_sc.plots import plot_curves
+        # a second Ctrl-C (a sweep's workers get one from the terminal and one from their watchdog) or a SIGTERM
+        # must not tear the summary: held until it and the curves are written
+        with rundir.deferred_interrupts() as held:
+            try:
+                rundir.atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
+                if metrics:
+                    from aihwkit_sc.plots import plot_curves
 
-                plot_curves({config.schedule: metrics}, out / "curves.png",
-                            title=f"{config.model} on {config.preset}")
-        except OSError as exc:
-            if status == "complete":
-                status = summary["status"] = "failed"
-            message = message or f"cannot write to {out}: {exc.strerror or exc}"
+                    plot_curves({config.schedule: metrics}, out / "curves.png",
+                                title=f"{config.model} on {config.preset}")
+            except OSError as exc:
+                if status == "complete":
+                    status = summary["status"] = "failed"
+                message = message or f"cannot write to {out}: {exc.strerror or exc}"
+        if held and status == "complete":  # the run had finished: the stop is for whoever called it
+            raise KeyboardInterrupt
     if status != "complete":
         raise TrainingStopped(message + (f"; {len(metrics)} finished epoch(s) kept in {out}" if out else ""), result)
     return result
@@ -502,6 +507,8 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
         "xd_product": run.measure_xd() if zoo.is_analog(model) else None,
         "pulses_method": counter.method if counter else None,
+        # per analog group with count_pulses: mean bit length, fraction of rows at the bit-length cap, pulses per row
+        "update_telemetry": counter.take_layers() if counter else None,
     }
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +34,31 @@ def record(name: str, text: str) -> None:
     RATIOS[name] = text
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if RATIOS:
-        terminalreporter.section("aihwkit-sc ratios (same run)")
-        for name, text in RATIOS.items():
-            terminalreporter.write_line(f"{name}: {text}")
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--ratios-page", default=None,
+                     help="write the ratios of this run to this Markdown page (make bench: docs/results/benchmarks.md)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if not RATIOS:
+        return
+    terminalreporter.section("aihwkit-sc ratios (same run)")
+    for name, text in RATIOS.items():
+        terminalreporter.write_line(f"{name}: {text}")
+    page = config.getoption("--ratios-page")
+    if page:
+        write_page(Path(page), RATIOS)
+        terminalreporter.write_line(f"wrote {page}")
+
+
+def write_page(path: Path, ratios: dict[str, str]) -> None:
+    """The measured ratios as a page: every line a ratio against a baseline timed in the same run."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    lines = ["# Benchmarks: ratios against a baseline timed in the same run", "",
+             f"Written by `make bench` (pytest-benchmark, `benchmarks/`) on {datetime.date.today()}, commit {commit}, "
+             f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); the machine is shared, so "
+             "only ratios are reported. Re-run `make bench` to measure on yours.", "",
+             "| benchmark | result |", "|---|---|", *(f"| `{name}` | {text} |" for name, text in ratios.items()), ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))

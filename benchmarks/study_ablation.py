@@ -26,11 +26,16 @@ policy's tuned scale. ``final`` trains each policy at its tuned scale for every 
 (seeds ``FINAL_SEED0``...: the same data order and device-to-device draw for every policy, so differences are paired)
 and reads test accuracy.
 
+``telemetry`` trains each analog policy once more at its tuned scale (seed ``FINAL_SEED0``, ``--tune-budget``
+epochs, validation split) with pulse counting on, and writes per epoch and analog layer the measured ``x·d``, the
+mean bit length of an update row, the fraction of rows at the bit-length cap and the pulses per training sample to
+``docs/results/ablation-telemetry.csv`` (``--telemetry-csv``).
+
 Every finished run appends one row to ``docs/results/ablation.csv`` (``--csv``) at once; a row already there is never
 trained again, so the study can be stopped at any point and continued by the same command, on any machine. The page
 ``docs/results/ablation.md`` (``--out``) and its figures are regenerated from that file alone:
 
-    python benchmarks/study_ablation.py                       # tune, then final runs; rewrites the page
+    python benchmarks/study_ablation.py                       # tune, final and telemetry runs; rewrites the page
     python benchmarks/study_ablation.py --report-only         # the page from the committed CSV, no training
 """
 
@@ -65,6 +70,8 @@ COMPARISONS = (("one-cycle", "anneal"), ("one-cycle", "constant"), ("anneal", "c
                ("multistep", "constant"), ("one-cycle", "multistep"))
 FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "status", "accuracies", "final_accuracy",
           "xd_first", "xd_last", "wall_time_s")
+TELEMETRY_FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "epoch", "layer", "xd", "bit_length",
+                    "capped", "pulses_per_sample")
 FINDINGS = "<!-- findings: written by hand, kept when the tables above are regenerated -->"
 
 
@@ -110,12 +117,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
+    append_rows(path, [row], FIELDS)
+
+
+def append_rows(path: Path, rows: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
     new = not path.is_file() or path.stat().st_size == 0
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     if new:
         writer.writeheader()
-    writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
     torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as f:
         f.write(("\n" if torn else "") + out.getvalue())  # a row torn by a crash stays alone on its line
@@ -162,16 +174,60 @@ def to_job(meta: dict[str, Any], args: argparse.Namespace) -> Job:
     schedule, options, lr = run_spec(meta["device"], meta["policy"], meta["scale"])
     config = TrainConfig(model="lenet5", preset=meta["device"], dataset="mnist-5k", schedule=schedule,
                          schedule_options=options, epochs=meta["budget"], batch_size=64, lr=lr, momentum=0.9,
-                         seed=meta["seed"], validation=args.validation, limit=args.limit)
+                         seed=meta["seed"], validation=args.validation, limit=args.limit,
+                         count_pulses=meta["phase"] == "telemetry")
     name = meta["policy"].replace(":", "-")
     return Job(f"{meta['phase']}/{name}", meta["device"], meta["seed"], config,
                args.work_dir / meta["phase"] / meta["device"] / f"{name}-x{meta['scale']:g}-e{meta['budget']}"
                / f"s{meta['seed']}")
 
 
+def telemetry_rows(record: dict[str, Any], meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per epoch and analog layer of a telemetry run: x·d, mean bit length, fraction capped, pulses per sample."""
+    out = []
+    for m in record["metrics"]:
+        layers = m.get("update_telemetry") or []
+        samples = layers[-1]["rows"] if layers else 0  # the last layer is linear: one update row per sample
+        for i, layer in enumerate(layers):
+            if not layer["rows"]:
+                continue
+            out.append({**meta, "epoch": m["epoch"], "layer": i, "xd": float(f"{m['xd_product'][i]:.4g}"),
+                        "bit_length": round(layer["bit_length"], 3), "capped": round(layer["capped"], 4),
+                        "pulses_per_sample": round(layer["pulses_per_row"] * layer["rows"] / samples, 1)})
+    return out
+
+
+def read_telemetry(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in csv.DictReader(io.StringIO(path.read_text())):
+        if any(row.get(f) in (None, "") for f in TELEMETRY_FIELDS):
+            continue  # torn by a crash
+        parsed = {f: row[f] if f in ("device", "policy", "phase") else
+                  int(row[f]) if f in ("budget", "seed", "epoch", "layer") else float(row[f]) for f in TELEMETRY_FIELDS}
+        rows[(*key(parsed), parsed["epoch"], parsed["layer"])] = parsed  # a run trained again: its last rows count
+    return list(rows.values())
+
+
+def telemetry_done(rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """Runs whose every epoch has every analog layer of the device (a crash mid-append leaves the last epoch short:
+    trained again)."""
+    layers: dict[tuple[Any, ...], dict[int, int]] = {}
+    n_layers: dict[str, int] = {}
+    for r in rows:
+        per_epoch = layers.setdefault(key(r), {})
+        per_epoch[r["epoch"]] = per_epoch.get(r["epoch"], 0) + 1
+        n_layers[r["device"]] = max(n_layers.get(r["device"], 0), r["layer"] + 1)
+    return {k for k, e in layers.items()
+            if sorted(e) == list(range(1, k[4] + 1)) and set(e.values()) == {n_layers[k[0]]}}
+
+
 def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    """Train the runs of ``wanted`` that have no row in the CSV yet, appending each row as its run ends."""
-    done = {key(r) for r in read_rows(args.csv)}
+    """Train the runs of ``wanted`` that have no row in their CSV yet, appending each run's rows as it ends."""
+    telemetry = bool(wanted) and wanted[0]["phase"] == "telemetry"
+    path = args.telemetry_csv if telemetry else args.csv
+    done = telemetry_done(read_telemetry(path)) if telemetry else {key(r) for r in read_rows(path)}
     todo = [m for m in wanted if key(m) not in done]
     if not todo:
         return
@@ -181,7 +237,12 @@ def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> Non
     written: set[Path] = set()
 
     def write(job: Job, record: dict[str, Any]) -> None:
-        append_row(args.csv, compact(record, by_dir[job.out_dir]))
+        meta = by_dir[job.out_dir]
+        if telemetry:
+            if record["summary"]["status"] == "complete":  # one append: a crash tears at most the last row
+                append_rows(path, telemetry_rows(record, meta), TELEMETRY_FIELDS)
+        else:
+            append_row(path, compact(record, meta))
         written.add(job.out_dir)
 
     records = execute(jobs, workers=args.workers, quiet=args.quiet, on_result=write)
@@ -237,7 +298,7 @@ def table(header: list[str], body: list[list[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in body)]
 
 
-def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list[dict[str, Any]] | None = None) -> str:
     """The results page, from the CSV rows alone."""
     scales = tuned_scales(rows)
     devices = [d for d in DEVICES if any(r["device"] == d for r in rows)] + sorted(
@@ -300,7 +361,34 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 body.append([policy, ", ".join(f"{v:.3g}" for v in first), ", ".join(f"{v:.3g}" for v in last),
                              ", ".join(f"{b / a:.2f}" for a, b in zip(first, last, strict=True))])
             lines += [*table(["policy", "x·d epoch 1", "x·d last epoch", "last / first"], body), ""]
+        lines += telemetry_section([r for r in telemetry or [] if r["device"] == device], args)
     return "\n".join(lines) + "\n"
+
+
+def telemetry_section(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    """Per policy and analog layer, epoch by epoch: x·d, mean bit length, % of rows capped, pulses per sample."""
+    if not rows:
+        return []
+    run = rows[0]
+    lines = [f"### Update telemetry (seed {run['seed']}, {run['budget']} epochs, validation split; per analog layer, "
+             f"epochs separated by /; from [`{args.telemetry_csv.name}`]({args.telemetry_csv.name}))", "",
+             "Bit length: mean over update rows (a sample of a linear layer, a patch of a convolution). Capped: "
+             "% of rows whose lr·max|x|·max|d| / dw_min exceeds the bit-length cap (their d side clips). "
+             "Pulses: coincidences per training sample.", ""]
+    body = []
+    for policy in [p for p in POLICIES if any(r["policy"] == p for r in rows)]:
+        mine = [r for r in rows if r["policy"] == policy]
+        for layer in sorted({r["layer"] for r in mine}):
+            by_epoch = sorted((r for r in mine if r["layer"] == layer), key=lambda r: r["epoch"])
+
+            def cells(name: str, fmt: str, by_epoch: list[dict[str, Any]] = by_epoch) -> str:
+                return " / ".join(format(r[name], fmt) for r in by_epoch)
+
+            body.append([policy, f"{mine[0]['scale']:g}", str(layer + 1), cells("xd", ".3g"),
+                         cells("bit_length", ".2f"), " / ".join(f"{100 * r['capped']:.1f}" for r in by_epoch),
+                         cells("pulses_per_sample", ".0f")])
+    header = ["policy", "scale", "layer", "x·d", "bit length", "capped %", "pulses / sample"]
+    return [*lines, *table(header, body), ""]
 
 
 def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -336,7 +424,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def write_page(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    text = report(rows, args)
+    text = report(rows, args, read_telemetry(args.telemetry_csv))
     old = args.out.read_text() if args.out.is_file() else ""
     findings = old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -358,10 +446,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=6)
     p.add_argument("--validation", type=int, default=VALIDATION)
     p.add_argument("--limit", type=int, default=None, help="training samples per run (toy runs)")
-    p.add_argument("--phase", choices=["tune", "final", "all"], default="all")
+    p.add_argument("--phase", choices=["tune", "final", "telemetry", "all"], default="all")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "ablation")
     p.add_argument("--csv", type=Path, default=RESULTS / "ablation.csv")
+    p.add_argument("--telemetry-csv", type=Path, default=RESULTS / "ablation-telemetry.csv")
     p.add_argument("--out", type=Path, default=RESULTS / "ablation.md")
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -396,6 +485,10 @@ def study(args: argparse.Namespace) -> None:
             seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
             train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
                           + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
+        if args.phase in ("telemetry", "all") and device != "pytorch":
+            scales = tuned_scales(read_rows(args.csv))
+            train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
+                               [args.tune_budget], [FINAL_SEED0], args), args)
         write_page(read_rows(args.csv), args)
     write_page(read_rows(args.csv), args)
     print(f"wrote {args.out}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from aihwkit_sc import schedules
+from aihwkit_sc import presets, schedules
 from aihwkit_sc.schedules import device_lr_bounds
 from aihwkit_sc.training import TrainConfig, _load_splits, train, validation_split
 from tests.test_one_cycle import analog_setup, assert_tiles_synced, train_step
@@ -77,7 +77,7 @@ def run_study(tmp_path: Path, *extra: str) -> str:
             "--digital-scales", "0.5", "1", "--tune-budget", "1", "--tune-seeds", "1", "--budgets", "1", "2",
             "--ref-budget", "2", "--seeds", "3", "--validation", "100", "--limit", "128", "--workers", "1", "--quiet",
             "--work-dir", str(tmp_path / "runs"), "--csv", str(tmp_path / "a.csv"), "--out", str(tmp_path / "a.md"),
-            *extra]
+            "--telemetry-csv", str(tmp_path / "t.csv"), *extra]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stderr
@@ -109,10 +109,29 @@ def test_ablation_study_end_to_end(tmp_path: Path) -> None:
         assert f"| one-cycle − anneal | 3 | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] |" in page
     assert (tmp_path / "a-gokmen-vlasov-2ep.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads(next(r for r in rows if r["device"] == "gokmen-vlasov")["xd_first"])
+    # telemetry: one run per analog policy at its tuned scale, per layer and epoch
+    assert err.count("4 of 4 runs to train") == 1
+    tele = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
+    assert sorted((r["policy"], r["layer"]) for r in tele) == sorted(
+        (p, str(i)) for p in ("constant", "anneal", "multistep", "one-cycle") for i in range(4))
+    desired_bl = presets.get("gokmen-vlasov").rpu_config().update.desired_bl
+    for r in tele:
+        tuned = next(x for x in rows if (x["device"], x["policy"], x["phase"]) == ("gokmen-vlasov", r["policy"],
+                                                                                   "final"))
+        assert r["scale"] == tuned["scale"] and r["seed"] == "100" and r["epoch"] == "1"
+        assert 0 < float(r["bit_length"]) <= desired_bl and 0 <= float(r["capped"]) <= 1
+        assert float(r["pulses_per_sample"]) > 0
+    one = next(r for r in tele if (r["policy"], r["layer"]) == ("one-cycle", "0"))
+    assert (f"| one-cycle | {float(one['scale']):g} | 1 | {float(one['xd']):.3g} | {float(one['bit_length']):.2f} | "
+            f"{100 * float(one['capped']):.1f} | {float(one['pulses_per_sample']):.0f} |") in page
     # a re-run trains nothing; a torn last row is trained again; findings written by hand survive
     (tmp_path / "a.md").write_text(page + "Our reading: keep me.\n")
     text = (tmp_path / "a.csv").read_text()
     (tmp_path / "a.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + "gokmen-vlasov,ref:poster")
+    tele_text = (tmp_path / "t.csv").read_text()
+    (tmp_path / "t.csv").write_text(tele_text[: tele_text.rindex("\n", 0, len(tele_text) - 1) + 1] + "gokmen-vl")
     err = run_study(tmp_path)
-    assert err.strip().splitlines() == ["1 of 30 runs to train"]
+    assert err.strip().splitlines() == ["1 of 30 runs to train", "1 of 4 runs to train"]
+    # 15 rows, the torn one, and the 4 of the run trained again (the page reads the last rows of a run)
+    assert len(list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))) == 15 + 1 + 4
     assert (tmp_path / "a.md").read_text().endswith("Our reading: keep me.\n")

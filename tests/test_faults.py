@@ -184,6 +184,28 @@ def test_bad_option_touches_nothing_in_the_run_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []
 
 
+def test_second_ctrl_c_while_the_summary_is_written_cannot_tear_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's worker gets Ctrl-C from the terminal and again from its watchdog a moment later; the second one
+    used to land while the summary was written, and the run ended with no summary.json (seen in CI)."""
+    real_write = rundir.atomic_write_text
+
+    def write(path: Path, text: str) -> None:
+        if path.name == "summary.json":
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, delivered right here
+        real_write(path, text)
+
+    monkeypatch.setattr(rundir, "atomic_write_text", write)
+    with pytest.raises(TrainingStopped, match=r"interrupted by the user \(Ctrl-C\); 1 finished epoch"):
+        train(tiny(epochs=3), tmp_path, quiet=True, on_epoch=stop_at(1))
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a Ctrl-C while a finished run writes its summary: the summary is kept, then the stop goes to the caller
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(epochs=1), tmp_path / "done", quiet=True)
+    assert json.loads((tmp_path / "done" / "summary.json").read_text())["status"] == "complete"
+
+
 def test_ctrl_c_during_checkpoint_save_leaves_no_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 9: checkpoint.pt.tmp was left after a Ctrl-C."""
     real_save = torch.save

@@ -142,3 +142,36 @@ def test_rule_edge_cases() -> None:
     assert counts.tolist() == pytest.approx([0.0, 0.0, 15.0])  # k = 10: lr·Σ|x|·Σ|d|/dw_min
     update.pulse_type = type(update.pulse_type)("None")
     assert coincidences(x, d, 0.01, 0.001, update).sum() == 0
+
+
+def test_layer_telemetry_bit_length_cap_and_pulses_per_row() -> None:
+    """Rows of one update with k = 16, 4 and 0 (desired_bl 8): bit lengths 8, 4 and 0, one row in three capped."""
+    model, optimizer, tile = _model("DeterministicImplicit", desired_bl=8)
+    for group in optimizer.param_groups:
+        group["lr"] = 16 * DW_MIN
+    x = torch.tensor([X, X, X])
+    d = torch.tensor([[1.0, -0.5], [0.25, 0.0], [0.0, 0.0]])
+    model(x).mul(d).sum().backward()
+    counter = PulseCounter()
+    counter.observe(optimizer)
+    [layer] = counter.take_layers()
+    assert layer["rows"] == 3
+    assert layer["bit_length"] == pytest.approx((8 + 4 + 0) / 3)
+    assert layer["capped"] == pytest.approx(1 / 3)
+    assert layer["pulses_per_row"] == pytest.approx(counter.total / 3)
+    # the same rows counted directly: the weight change of the step in dw_min units
+    before = tile.get_weights()[0].clone()
+    optimizer.step()
+    assert float((tile.get_weights()[0] - before).abs().sum() / DW_MIN) == pytest.approx(counter.total)
+    assert counter.take_layers() == []  # reset after taking
+
+
+def test_layer_telemetry_without_update_management_is_never_capped() -> None:
+    model, optimizer, _ = _model("DeterministicImplicit", desired_bl=8, management=False)
+    for group in optimizer.param_groups:
+        group["lr"] = 4 * DW_MIN
+    model(torch.tensor([X])).mul(torch.tensor([[1.0, -0.5]])).sum().backward()
+    counter = PulseCounter()
+    counter.observe(optimizer)
+    [layer] = counter.take_layers()
+    assert (layer["bit_length"], layer["capped"]) == (8.0, 0.0)

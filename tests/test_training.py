@@ -81,6 +81,14 @@ def test_analog_metrics_read_back_tiles_and_count_pulses(tmp_path: Path) -> None
         assert len(m["tile_lr"]) == 4  # LeNet-5: four tiles
         assert m["tile_lr"] == pytest.approx([shape[step] * peak for peak in peaks], rel=1e-5)
         assert m["pulses"] > 1000 and m["pulses_method"] == "estimate"
+        layers = m["update_telemetry"]
+        assert len(layers) == 4
+        # a linear tile updates one row per training sample; a convolution one per sample and output position
+        assert [layer["rows"] for layer in layers[2:]] == [result.config.limit] * 2
+        assert all(layer["rows"] > 10 * result.config.limit for layer in layers[:2])
+        desired_bl = presets.get("gv").rpu_config().update.desired_bl
+        assert all(0 < layer["bit_length"] <= desired_bl and 0 <= layer["capped"] <= 1 for layer in layers)
+        assert sum(layer["pulses_per_row"] * layer["rows"] for layer in layers) == pytest.approx(m["pulses"])
     assert result.summary["pulses"] == pytest.approx(sum(m["pulses"] for m in result.metrics))
 
 

@@ -3,7 +3,8 @@
 The settings follow the poster's MNIST rows of Table 1 (step ``0.01/0.94/2`` with momentum 0.9; one-cycle
 ``0.01-0.1`` with momentum 0.95-0.85; weight decay 5e-4), shortened to a few epochs and a batch of 64 so the whole demo
 runs in about three minutes on two CPU cores with the offline ``mnist-5k`` digits. One-cycle gives
-every analog layer its device peak (``AnalogOneCycleLR``'s default; see docs/results/super-convergence.md).
+every analog layer its device peak (``AnalogOneCycleLR``'s default; the controlled comparison of policies at that
+peak is docs/results/ablation.md).
 """
 
 from __future__ import annotations

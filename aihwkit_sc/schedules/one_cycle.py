@@ -53,9 +53,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
       given). Each analog group gets its own one-cycle, same shape, peaking at ``device_pulses`` device LR units
       ``dw_min / s`` (capped where the update saturates, see *device bounds*): at the peak the largest update of a
       typical sample moves its weight by ``device_pulses`` device steps. Layers see very different ``x·d``
-      (LeNet-5 on Gokmen-Vlasov, batch 64: the unit is 5.2, 1.7, 0.55 and 0.23 for conv1, conv2, fc1, fc2), so
-      one global LR is too small for the first layers or too large for the last (results:
-      ``docs/results/super-convergence.md``). Without
+      (``docs/results/ablation.md`` lists them per layer), so one global LR is too small for the first layers or
+      too large for the last. Without
       ``xd_product`` (``None``), ``"auto"`` keeps torch's schedule, so the class stays a drop-in replacement.
     * **Analog LR range.** ``analog_max_lr`` (a number) or ``analog_lr_scale`` (times ``max_lr``) gives all analog
       groups one peak of their own; the whole one-cycle shape is kept, scaled.
