@@ -196,14 +196,19 @@ def test_second_ctrl_c_while_the_summary_is_written_cannot_tear_it(tmp_path: Pat
         real_write(path, text)
 
     monkeypatch.setattr(rundir, "atomic_write_text", write)
-    with pytest.raises(TrainingStopped, match=r"interrupted by the user \(Ctrl-C\); 1 finished epoch"):
-        train(tiny(epochs=3), tmp_path, quiet=True, on_epoch=stop_at(1))
-    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    # a Ctrl-C while a finished run writes its summary: the summary is kept, then the stop goes to the caller
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny(epochs=1), tmp_path / "done", quiet=True)
-    assert json.loads((tmp_path / "done" / "summary.json").read_text())["status"] == "complete"
+    # Python's own Ctrl-C handler, whatever this process inherited (started with `&`, SIGINT comes in ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(TrainingStopped, match=r"interrupted by the user \(Ctrl-C\); 1 finished epoch"):
+            train(tiny(epochs=3), tmp_path, quiet=True, on_epoch=stop_at(1))
+        assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the summary
+        # a Ctrl-C while a finished run writes its summary: the summary is kept, then the stop goes to the caller
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny(epochs=1), tmp_path / "done", quiet=True)
+        assert json.loads((tmp_path / "done" / "summary.json").read_text())["status"] == "complete"
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_ctrl_c_during_checkpoint_save_leaves_no_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
