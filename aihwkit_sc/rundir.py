@@ -97,7 +97,7 @@ def deferred_interrupts() -> Iterator[list[int]]:
         yield held
         return
     previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) != signal.SIG_IGN}
     try:
         yield held
     finally:
