@@ -107,6 +107,8 @@ def test_ablation_study_end_to_end(tmp_path: Path) -> None:
     if statistics.stdev(diffs) > 0:
         low, high = stats.t.interval(0.95, 2, loc=mean, scale=statistics.stdev(diffs) / math.sqrt(3))
         assert f"| one-cycle − anneal | 3 | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] |" in page
+        assert f"| gokmen-vlasov | 2 | {mean:+.2f} [{low:+.2f}, {high:+.2f}] " in page  # the at-a-glance table
+    assert "desired_bl = 31;" in page  # Gokmen-Vlasov's bit-length cap, read from the preset
     assert (tmp_path / "a-gokmen-vlasov-2ep.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads(next(r for r in rows if r["device"] == "gokmen-vlasov")["xd_first"])
     # telemetry: one run per analog policy at its tuned scale, per layer and epoch
