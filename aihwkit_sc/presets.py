@@ -26,7 +26,7 @@ NO_C2C_SUFFIX = ":no-c2c"
 # Device-to-device fields (*_dtod, reference_std) are sampled once per tile and are kept.
 CYCLE_TO_CYCLE_FIELDS = ("dw_min_std", "write_noise_std")
 
-KINDS = ("digital", "pulsed", "compound", "transfer", "mixed-precision", "inference")
+KINDS = ("digital", "floating-point", "pulsed", "compound", "transfer", "mixed-precision", "inference")
 ERROR_KIND = "error"  # what listings show as the kind of a preset whose factory fails
 
 
@@ -134,6 +134,7 @@ def config_kind(config: Any) -> str:
         return "digital"
     from aihwkit.simulator.configs import (
         DigitalRankUpdateRPUConfig,
+        FloatingPointRPUConfig,
         InferenceRPUConfig,
         SingleRPUConfig,
         TorchInferenceRPUConfig,
@@ -149,6 +150,8 @@ def config_kind(config: Any) -> str:
         return "transfer" if isinstance(config.device, TransferCompound) else "compound"
     if isinstance(config, SingleRPUConfig):
         return "pulsed"
+    if isinstance(config, FloatingPointRPUConfig):
+        return "floating-point"
     return type(config).__name__
 
 

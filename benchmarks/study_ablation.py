@@ -57,11 +57,19 @@ from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
-DEVICES = ("gokmen-vlasov", "semi-ideal", "ecram", "reram-es", "pytorch")
+DEVICES = ("gokmen-vlasov", "semi-ideal", "ecram", "reram-es", "pytorch", "floating-point-tile",
+           "floating-point-tile+gv-rule")
+DIGITAL = ("pytorch", "floating-point-tile")
+"""Devices tuned with one global LR (``scale`` x ``DIGITAL_LR``)."""
+TRANSPLANTS = {"floating-point-tile+gv-rule": ("floating-point-tile", "gokmen-vlasov")}
+"""Pseudo-devices: (preset trained, pulsed preset whose per-layer device rule sets every tile's LR)."""
 POLICIES = ("constant", "anneal", "multistep", "one-cycle")
 REFERENCES = ("ref:torch-one-cycle", "ref:poster-step")
 SCALES = (0.5, 1.0, 2.0, 4.0)
 DIGITAL_SCALES = (0.25, 0.5, 1.0, 2.0)
+GRIDS = {"floating-point-tile": (0.5, 1.0, 2.0, 4.0, 8.0), "floating-point-tile+gv-rule": (0.25, 0.5, 1.0, 2.0, 4.0)}
+"""Scale grids that differ from ``--scales``/``--digital-scales``: tiles take no momentum, so the floating-point tile's
+global LR reaches higher (used when the grid options keep their defaults)."""
 DIGITAL_LR = 0.1
 VALIDATION = 500
 TARGET = 0.95
@@ -81,9 +89,10 @@ def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any
         return "one-cycle", {"max_lr": DIGITAL_LR, "analog_max_lr": None}, DIGITAL_LR
     if policy == "ref:poster-step":
         return "step", {"lr": 0.01, "gamma": 0.94, "step_size": 2}, 0.01
-    digital = device == "pytorch"
+    digital = device in DIGITAL
     lr = DIGITAL_LR * scale if digital else DIGITAL_LR
-    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale}
+    reference = {"device_reference": TRANSPLANTS[device][1]} if device in TRANSPLANTS else {}
+    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale} | reference
     if policy == "constant":
         return "constant", {"lr": lr} | peak, lr
     if policy == "anneal":
@@ -91,7 +100,7 @@ def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any
     if policy == "multistep":
         return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
     if policy == "one-cycle":
-        cycle = {"max_lr": lr} | ({} if digital else {"analog_max_lr": "device", "device_pulses": scale})
+        cycle = {"max_lr": lr} | ({} if digital else {"analog_max_lr": "device", "device_pulses": scale} | reference)
         return "one-cycle", cycle, lr
     raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
 
@@ -157,8 +166,7 @@ def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: di
     out = []
     for device in devices:
         for policy in policies:
-            grid = ([1.0] if policy in REFERENCES else
-                    list(args.digital_scales if device == "pytorch" else args.scales) if scales is None else
+            grid = ([1.0] if policy in REFERENCES else scale_grid(device, args) if scales is None else
                     [scales[f"{device}/{policy}"]])
             for scale in grid:
                 for budget in budgets:
@@ -170,9 +178,23 @@ def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: di
     return out
 
 
+def preset_of(device: str) -> str:
+    """The preset a study device trains (a transplant pseudo-device trains its base preset)."""
+    return TRANSPLANTS[device][0] if device in TRANSPLANTS else device
+
+
+def scale_grid(device: str, args: argparse.Namespace) -> list[float]:
+    """The tuning grid of ``device``: ``GRIDS`` unless the grid options were given, else the analog or digital grid."""
+    digital = device in DIGITAL
+    given = args.digital_scales if digital else args.scales
+    if device in GRIDS and list(given) == list(DIGITAL_SCALES if digital else SCALES):
+        return list(GRIDS[device])
+    return list(given)
+
+
 def to_job(meta: dict[str, Any], args: argparse.Namespace) -> Job:
     schedule, options, lr = run_spec(meta["device"], meta["policy"], meta["scale"])
-    config = TrainConfig(model="lenet5", preset=meta["device"], dataset="mnist-5k", schedule=schedule,
+    config = TrainConfig(model="lenet5", preset=preset_of(meta["device"]), dataset="mnist-5k", schedule=schedule,
                          schedule_options=options, epochs=meta["budget"], batch_size=64, lr=lr, momentum=0.9,
                          seed=meta["seed"], validation=args.validation, limit=args.limit,
                          count_pulses=meta["phase"] == "telemetry")
@@ -265,14 +287,19 @@ def tuned_scales(rows: list[dict[str, Any]]) -> dict[str, float]:
 def paired(rows: list[dict[str, Any]], a: str, b: str) -> tuple[int, float, float, float] | None:
     """(n, mean, CI low, CI high) of the paired differences a - b in final test accuracy (points), over the seeds both
     ran; a diverged seed counts 10 % (chance)."""
+    return paired_runs([r for r in rows if r["policy"] == a], [r for r in rows if r["policy"] == b])
+
+
+def paired_runs(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]) -> tuple[int, float, float, float] | None:
+    """:func:`paired` between two sets of runs, matched by seed."""
     from scipy import stats
 
-    acc = {p: {r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1)
-               for r in rows if r["policy"] == p} for p in (a, b)}
-    seeds = sorted(set(acc[a]) & set(acc[b]))
+    acc = [{r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1) for r in rows}
+           for rows in (rows_a, rows_b)]
+    seeds = sorted(set(acc[0]) & set(acc[1]))
     if len(seeds) < 2:
         return None
-    diffs = [acc[a][s] - acc[b][s] for s in seeds]
+    diffs = [acc[0][s] - acc[1][s] for s in seeds]
     mean = statistics.mean(diffs)
     sd = statistics.stdev(diffs)
     if sd == 0:
@@ -308,6 +335,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
              f"[`{args.csv.name}`]({args.csv.name}) (one row per run); the protocol is in the script's docstring. "
              "Accuracies in %. Tuning reads validation accuracy only; the final runs read test accuracy only.", ""]
     lines += at_a_glance(rows, devices)
+    lines += transplant_section(rows)
     for device in devices:
         dev = [r for r in rows if r["device"] == device]
         lines += [f"## {device}", "", "### Tuning (validation accuracy, mean over seeds)", ""]
@@ -321,7 +349,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
                 mark = " **←**" if scales.get(f"{device}/{policy}") == s else ""
                 cells.append(f"{statistics.mean(v):.2f} (n={len(v)}){mark}" if v else "-")
             body.append([policy, *cells])
-        what = "global LR ×" if device == "pytorch" else "device pulses"
+        what = "global LR ×" if device in DIGITAL else "device pulses"
         lines += [*table(["policy", *(f"{what} {s:g}" for s in grid)], body), ""]
         final = [r for r in dev if r["phase"] == "final"]
         for budget in sorted({r["budget"] for r in final}):
@@ -349,8 +377,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
                 if result is None:
                     continue
                 n, mean, low, high = result
-                verdict = "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
-                body.append([f"{a} − {b}", str(n), f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]", verdict])
+                body.append([f"{a} − {b}", str(n), f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]",
+                             verdict(low, high, a, b)])
             if body:
                 lines += ["Paired differences (same seeds), final test accuracy in points, 95 % t interval:", ""]
                 lines += [*table(["difference", "pairs", "mean", "95 % CI", "verdict"], body), ""]
@@ -369,6 +397,39 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
     return "\n".join(lines) + "\n"
 
 
+def verdict(low: float, high: float, a: str, b: str) -> str:
+    return "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
+
+
+def transplant_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Per transplant pseudo-device, budget and policy: its per-layer rule against its base preset's tuned global LR,
+    paired by seed."""
+    lines: list[str] = []
+    for device, (base, source) in TRANSPLANTS.items():
+        final = [r for r in rows if r["phase"] == "final" and r["device"] in (device, base)]
+        body = []
+        for budget in sorted({r["budget"] for r in final if r["device"] == device}):
+            for policy in POLICIES:
+                pick = [[r for r in final if r["device"] == d and r["budget"] == budget and r["policy"] == policy]
+                        for d in (device, base)]
+                result = paired_runs(*pick)
+                if result is None:
+                    continue
+                n, mean, low, high = result
+                body.append([str(budget), policy, f"{pick[0][0]['scale']:g}", f"{pick[1][0]['scale']:g}", str(n),
+                             f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]", verdict(low, high, "per-layer rule",
+                                                                                 "global LR")])
+        if body:
+            lines += [f"## Is the per-layer LR a device effect? {source}'s rule on {base}", "",
+                      f"`{device}` trains `{base}` with every tile's LR set by {source}'s per-layer rule (scale "
+                      f"device pulses × its `dw_min / s`, `s` measured on this network); `{base}` takes one tuned "
+                      "global LR. Paired differences (rule − global, same seeds), final test accuracy in points, "
+                      "95 % t interval:", "",
+                      *table(["epochs", "policy", "rule pulses", "global LR ×", "pairs", "mean", "95 % CI",
+                              "verdict"], body), ""]
+    return lines
+
+
 def at_a_glance(rows: list[dict[str, Any]], devices: list[str]) -> list[str]:
     """One line per device and budget: each paired comparison as mean [95 % CI] in points, and its verdict."""
     body = []
@@ -382,8 +443,7 @@ def at_a_glance(rows: list[dict[str, Any]], devices: list[str]) -> list[str]:
                     cells.append("-")
                     continue
                 _, mean, low, high = result
-                verdict = "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
-                cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] {verdict}")
+                cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] {verdict(low, high, a, b)}")
             body.append([device, str(budget), *cells])
     if not body:
         return []
@@ -523,7 +583,7 @@ def study(args: argparse.Namespace) -> None:
             seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
             train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
                           + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
-        if args.phase in ("telemetry", "all") and device != "pytorch":
+        if args.phase in ("telemetry", "all") and device not in DIGITAL and device not in TRANSPLANTS:
             scales = tuned_scales(read_rows(args.csv))
             train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
                                [args.tune_budget], [FINAL_SEED0], args), args)

@@ -91,6 +91,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         xd_product: typical per-sample ``max|x|·max|d|`` (a float, or one per analog group) for the ``"device"``
             options; :func:`aihwkit_sc.schedules.measure_xd_product` measures it, ``train`` does so by itself.
         device_pulses: device steps of a typical sample's largest update at the analog peak (``"device"``).
+        device_reference: a pulsed preset whose ``dw_min`` and ``desired_bl`` define every analog group's device LR
+            unit and bounds (default: each tile's own device), e.g. Gokmen-Vlasov's rule on floating-point tiles.
         scale_fast_lr: make transfer compounds' fast-tile LR follow the schedule (see above).
     """
 
@@ -116,6 +118,7 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         analog_lr_bounds: str | Bounds | None = None,
         xd_product: float | Sequence[float] | None = None,
         device_pulses: float = DEVICE_PULSES,
+        device_reference: str | None = None,
         scale_fast_lr: bool = True,
     ) -> None:
         if not isinstance(optimizer, Optimizer):  # torch's first check, before anything reads the optimizer
@@ -147,10 +150,11 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
             else:
                 max_lrs[i] = float(analog_max_lr)
         if analog_max_lr == "device":  # groups without a pulsed device keep the scaled max_lr
-            for i, lr in device_lrs(optimizer, xd_product, device_pulses, option="analog_max_lr='device'").items():
+            for i, lr in device_lrs(optimizer, xd_product, device_pulses, option="analog_max_lr='device'",
+                                     reference=device_reference).items():
                 max_lrs[i] = lr
         self.peak_lrs = max_lrs
-        self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product)
+        self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product, device_reference)
         self._warned_past_end = False
         self._analog_momentum = [_momentum_of(groups[i]) for i in self.analog_groups]
         if scale_fast_lr:
@@ -193,7 +197,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
 
     # -- device bounds -----------------------------------------------------------------------------------------
     def _bounds(
-        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float] | None
+        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float] | None,
+        reference: str | None = None,
     ) -> dict[int, Bounds]:
         if spec is None:
             return {}
@@ -202,7 +207,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
                 raise ValueError(f"analog_lr_bounds must be None, 'device' or (low, high), got {spec!r}")
             xds = analog_xd(xd, len(self.analog_groups), "analog_lr_bounds='device'")
             return {
-                i: device_lr_bounds(optimizer.param_groups[i], s) for i, s in zip(self.analog_groups, xds, strict=True)
+                i: device_lr_bounds(optimizer.param_groups[i], s, reference)
+                for i, s in zip(self.analog_groups, xds, strict=True)
             }
         low, high = spec
         _positive("analog_lr_bounds low", low)
@@ -258,7 +264,7 @@ def one_cycle(
     max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
     analog_max_lr: float | Literal["device", "auto"] | None = "auto", analog_lr_scale: float = 1.0,
     analog_lr_bounds: str | Bounds | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = DEVICE_PULSES, scale_fast_lr: bool = True,
+    device_pulses: float = DEVICE_PULSES, device_reference: str | None = None, scale_fast_lr: bool = True,
 ) -> AnalogOneCycleLR:
     """One-cycle over ``epochs × steps_per_epoch`` steps (see :class:`AnalogOneCycleLR` for the options).
 
@@ -270,5 +276,6 @@ def one_cycle(
         anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
         max_momentum=max_momentum, div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase,
         analog_max_lr=analog_max_lr, analog_lr_scale=analog_lr_scale, analog_lr_bounds=analog_lr_bounds,
-        xd_product=xd_product, device_pulses=device_pulses, scale_fast_lr=scale_fast_lr,
+        xd_product=xd_product, device_pulses=device_pulses, device_reference=device_reference,
+        scale_fast_lr=scale_fast_lr,
     )
