@@ -220,21 +220,36 @@ class Run:
                                          steps_per_epoch=len(self.train_loader), **self.schedule_options)
 
     def _resolve_options(self) -> dict[str, Any]:
-        """The schedule options with ``"auto"`` values filled in (range test, measured x·d)."""
-        config, options = self.config, dict(self.config.schedule_options)
-        if options.get("max_lr") == "auto":
-            options["max_lr"] = self._auto_max_lr()
-        elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
-            options.setdefault("max_lr", config.lr)
-        if options.get("xd_product") == "auto" or (
-                "xd_product" not in options and "xd_product" in schedules.options(config.schedule)
-                and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
-            options["xd_product"] = self.measure_xd()
+        """The schedule options with the measured ones filled in: those given as ``"auto"`` and those the schedule's
+        registry entry ``needs`` and the user left out (:data:`aihwkit_sc.schedules.MEASURED`)."""
+        options = dict(self.config.schedule_options)
+        wanted = [k for k, v in options.items() if isinstance(v, str) and v == "auto"]
+        wanted += [k for k in schedules.needs(self.config.schedule) if k not in options]
+        for key in wanted:
+            value = self.measure(key)
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
         return options
 
-    def _auto_max_lr(self) -> float:
+    def measure(self, option: str) -> Any:
+        """The run's measurement for schedule option ``option`` (one of ``schedules.MEASURED``), ``None`` when there
+        is nothing to measure."""
+        if option == "xd_product":
+            return self.measure_xd() if zoo.is_analog(self.model) else None
+        if option == "max_lr":
+            return self.range_test_lr()
+        raise ValueError(f"a run cannot measure {option!r}: it measures {', '.join(schedules.MEASURED)}")
+
+    def range_test_lr(self) -> float:
+        """An LR range test's suggestion (model, tiles and optimizer restored afterwards); digital models only: on
+        analog layers the test would measure the device, and their LR comes from the device peak instead."""
         from aihwkit_sc.lr_finder import lr_find
 
+        if zoo.is_analog(self.model):
+            raise ValueError("max_lr='auto' (an LR range test) is for digital models: analog layers take their own "
+                             "device peak (device_pulses); give max_lr a number for the digital layers")
         result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
         self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
         return result.suggestion

@@ -147,7 +147,7 @@ def test_device_reference_puts_a_pulsed_rule_on_floating_point_tiles(name: str) 
     dw_min = presets.get("gokmen-vlasov").rpu_config().device.dw_min
     xd = [0.02, 0.005]
     peak = {"max_lr": 0.05, "analog_max_lr": "device"} if name == "one-cycle" else {"lr": 0.05, "analog_lr": "device"}
-    model, opt = analog_setup("fp-tile")
+    _, opt = analog_setup("fp-tile")
     sched = schedules.build(name, opt, epochs=2, steps_per_epoch=4, xd_product=xd, device_pulses=3.0,
                             device_reference="gokmen-vlasov", **peak)
     peaks = sched.peak_lrs[1:] if name == "one-cycle" else [opt.param_groups[i]["lr"] for i in (1, 2)]
@@ -166,7 +166,7 @@ def test_device_reference_puts_a_pulsed_rule_on_floating_point_tiles(name: str) 
 def test_floating_point_tile_is_a_tile_lr_preset_listed_by_its_kind() -> None:
     preset = presets.get("fp-tile")
     assert (preset.name, preset.kind) == ("floating-point-tile", "floating-point")
-    model, opt = analog_setup("fp-tile")
+    _, opt = analog_setup("fp-tile")
     from aihwkit_sc.schedules.analog import is_analog_group
 
     # one group per tile, taking the tile LR like an analog device (the digital parameters in group 0)

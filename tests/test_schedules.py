@@ -104,9 +104,9 @@ def test_check_options_run_supplied_and_auto() -> None:
     with pytest.raises(ValueError, match=r"^schedule 'cosine' option steps_per_epoch cannot be set here"):
         schedules.check_run_options("cosine", {"steps_per_epoch": 3})
     schedules.check_run_options("one-cycle", {"max_lr": "auto", "xd_product": "auto"})  # the run measures these
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number, got 'auto'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number or null, got 'auto'"):
         schedules.check_options("one-cycle", {"max_lr": "auto"})  # build itself takes numbers only
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number or 'auto', got 'fast'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number, null or 'auto', got 'fast'"):
         schedules.check_run_options("one-cycle", {"max_lr": "fast"})
 
 
@@ -123,7 +123,8 @@ def test_cli_schedules_list_and_plot(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["schedules", "list", "--json"])
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert rows["one-cycle"]["options"]["max_lr"] == 0.1 and rows["one-cycle"]["options"]["epochs"] is None
+    assert rows["one-cycle"]["options"]["max_lr"] is None and rows["one-cycle"]["options"]["epochs"] is None
+    assert rows["one-cycle"]["needs"] == ["xd_product"] and rows["triangular"]["needs"] == []
     assert rows["linear-warmup"]["plugin"] == "example_device"
     out = tmp_path / "s.png"
     result = CliRunner().invoke(main, ["schedules", "plot", "step", "--epochs", "4", "--steps-per-epoch", "3",
