@@ -45,9 +45,12 @@ class PulseCounter:
     """Accumulates update pulses of every pulsed analog tile of an optimizer, and per analog parameter group (one per
     analog layer) the update telemetry that explains them: see :meth:`take_layers`."""
 
+    method = "estimate"
+    """How the pulses are obtained: estimated on the CPU from the pending update (aihwkit's own pulse counters exist
+    only in its CUDA build)."""
+
     def __init__(self) -> None:
         self.total = 0.0
-        self.method = "estimate"
         self._layers: dict[int, list[float]] = {}  # analog group index -> [rows, Σ BL, rows capped, pulses]
 
     def observe(self, optimizer: Optimizer) -> None:
@@ -76,17 +79,6 @@ class PulseCounter:
                         "pulses_per_row": pulses / rows if rows else None, "rows": rows})
         self._layers = {}
         return out
-
-    def read_hardware(self, optimizer: Optimizer) -> float | None:
-        """Sum of aihwkit's own pulse counters (CUDA only); ``None`` where they are empty."""
-        total = 0
-        for group in optimizer.param_groups:
-            for ctx in contexts(group):
-                counters = ctx.analog_tile.tile.get_pulse_counters()
-                if counters.numel() == 0:
-                    return None
-                total += int(counters.sum())
-        return float(total)
 
 
 def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]

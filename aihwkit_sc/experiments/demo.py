@@ -19,7 +19,7 @@ from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 from aihwkit_sc.training import TrainConfig
 
 DEVICES = ("pytorch", "semi-ideal", "gokmen-vlasov")
-ANALOG_LABELS = {"device": " +device peak", "clamp": " +device floor", "plain": ""}
+ANALOG_LABELS = {"device": " +device peak", "clamp": " +device bounds", "plain": ""}
 SHORT = {"pytorch": "N", "semi-ideal": "SI", "gokmen-vlasov": "GV"}
 
 
