@@ -1,4 +1,4 @@
-"""Issue 13's building blocks: device-peak constant/anneal/multistep policies, the fixed validation split, per-epoch
+"""The ablation's building blocks: device-peak constant/anneal/multistep policies, the fixed validation split, per-epoch
 x·d telemetry, and the ablation study script end to end at toy size."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Runs and sweeps under faults (issue 12): Ctrl-C, SIGTERM and kill -9 at any point, corrupt or missing files,
+"""Runs and sweeps under faults: Ctrl-C, SIGTERM and kill -9 at any point, corrupt or missing files,
 unwritable folders, two processes on one folder. Each test injects the real fault (a signal, a truncated file, a
 folder where a file must go) and checks that nothing finished is lost and a re-run ends where an uninterrupted run
 would."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 
 import pytest
@@ -189,16 +188,6 @@ def test_plugin_presets_accept_instances_and_presets(fresh_host: object) -> None
     assert "bad" not in presets.names()  # rejected when registered, not when used
     with pytest.raises(TypeError, match="preset 'bad': expected None, an RPU config factory or instance, got int"):
         presets.as_preset("bad", 42)
-
-
-def test_example_plugin_preset_is_available() -> None:
-    preset = presets.get("rom")
-    assert preset.name == "reram-om-as-measured" and preset.plugin == "example_device"
-    config = preset.rpu_config()
-    assert dataclasses.is_dataclass(config)
-    assert config.device.corrupt_devices_prob == 0.135
-    assert config.device.dw_min == aihwkit_presets.ReRamArrayOMPresetDevice().dw_min == 0.0949
-    assert presets.describe("rom")["devices"][0]["states"] == pytest.approx(21.1, abs=0.1)
 
 
 def _tile_state(layer: torch.nn.Module) -> torch.Tensor:

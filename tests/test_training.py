@@ -141,7 +141,7 @@ def test_resume_guards(tmp_path: Path) -> None:
 
 
 def test_divergence_stops_with_results_kept(tmp_path: Path) -> None:
-    config = tiny(model="tiny-mlp", epochs=4, momentum=0.0, schedule="step",
+    config = tiny(epochs=4, momentum=0.0, schedule="step",
                   schedule_options={"lr": 0.05, "gamma": 1e9, "step_size": 1})
     with pytest.raises(TrainingStopped, match=r"loss became (nan|inf) in epoch 2 .*lower the \(max\) LR") as info:
         train(config, tmp_path, quiet=True)
@@ -195,7 +195,7 @@ def test_lr_find_restores_analog_state_and_suggests_a_sane_lr(tmp_path: Path) ->
 
 def test_lr_find_digital_linear_and_guards() -> None:
     torch.manual_seed(0)
-    model = build("tiny-mlp")
+    model = build("lenet5")
     opt = make_optimizer(model, lr=0.01)
     data = [(torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))) for _ in range(4)]
     loader: Any = data
