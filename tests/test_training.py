@@ -11,6 +11,7 @@ import pytest
 import torch
 from aihwkit.simulator.parameters.enums import PulseType
 from aihwkit.simulator.presets import GokmenVlasovPreset
+from torch import nn
 
 from aihwkit_sc import build, make_optimizer, plugins, presets, schedules, zoo
 from aihwkit_sc.hookspecs import hookimpl
@@ -140,8 +141,20 @@ def test_resume_guards(tmp_path: Path) -> None:
         train(tiny(epochs=1, seed=5), tmp_path, resume=True, quiet=True)
 
 
-def test_divergence_stops_with_results_kept(tmp_path: Path) -> None:
-    config = tiny(epochs=4, momentum=0.0, schedule="step",
+def _perceptron(*, num_classes: int = 10) -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, num_classes))
+
+
+class PerceptronPlugin:
+    @hookimpl
+    def register_models(self, register: Any) -> None:
+        register("test-mlp", _perceptron, description="a ReLU perceptron, whose loss overflows at a huge LR",
+                 input_size=(1, 28, 28))
+
+
+def test_divergence_stops_with_results_kept(tmp_path: Path, fresh_host: plugins.PluginHost) -> None:
+    assert fresh_host.add_plugin(PerceptronPlugin(), "test-models")
+    config = tiny(model="test-mlp", epochs=4, momentum=0.0, schedule="step",
                   schedule_options={"lr": 0.05, "gamma": 1e9, "step_size": 1})
     with pytest.raises(TrainingStopped, match=r"loss became (nan|inf) in epoch 2 .*lower the \(max\) LR") as info:
         train(config, tmp_path, quiet=True)
