@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from aihwkit_sc.devices import load_state
 from aihwkit_sc.schedules.analog import sync_tiles
-from aihwkit_sc.zoo import load_state
 
 
 @dataclass

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from aihwkit_sc.abi import ensure_aihwkit
+from aihwkit_sc.devices import pulsed_devices
 from aihwkit_sc.plugins import registry
 
 NO_C2C_SUFFIX = ":no-c2c"
@@ -103,21 +104,6 @@ class Preset:
 
 
 # -- aihwkit configuration helpers -----------------------------------------------------------------------------
-def pulsed_devices(config_or_device: Any) -> Iterator[Any]:
-    """Every pulsed device of an RPU configuration (or device), walking unit cells and mixed-precision compounds."""
-    from aihwkit.simulator.configs.compounds import DigitalRankUpdateCell, UnitCell
-    from aihwkit.simulator.configs.devices import PulsedDevice
-
-    device = getattr(config_or_device, "device", config_or_device)
-    if isinstance(device, PulsedDevice):
-        yield device
-    elif isinstance(device, UnitCell):
-        for sub in device.unit_cell_devices:
-            yield from pulsed_devices(sub)
-    elif isinstance(device, DigitalRankUpdateCell):
-        yield from pulsed_devices(device.device)
-
-
 def remove_cycle_to_cycle(config: Any) -> Any:
     """A deep copy of ``config`` with every pulsed device's cycle-to-cycle fields set to 0."""
     config = copy.deepcopy(config)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from aihwkit_sc import data, presets, rundir, schedules, zoo
+from aihwkit_sc import data, devices, presets, rundir, schedules, zoo
 from aihwkit_sc.pulses import PulseCounter
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
@@ -117,7 +117,7 @@ def _rpu_config(preset_name: str, seed: int) -> Any:
     config = presets.get(preset_name).rpu_config()
     if config is None:
         return None
-    for device in presets.pulsed_devices(config):
+    for device in devices.pulsed_devices(config):
         device.construction_seed = 1 + seed
     if hasattr(config.device, "construction_seed"):
         config.device.construction_seed = 1 + seed
@@ -237,7 +237,7 @@ class Run:
         """The run's measurement for schedule option ``option`` (one of ``schedules.MEASURED``), ``None`` when there
         is nothing to measure."""
         if option == "xd_product":
-            return self.measure_xd() if zoo.is_analog(self.model) else None
+            return self.measure_xd() if devices.is_analog(self.model) else None
         if option == "max_lr":
             return self.range_test_lr()
         raise ValueError(f"a run cannot measure {option!r}: it measures {', '.join(schedules.MEASURED)}")
@@ -247,7 +247,7 @@ class Run:
         analog layers the test would measure the device, and their LR comes from the device peak instead."""
         from aihwkit_sc.lr_finder import lr_find
 
-        if zoo.is_analog(self.model):
+        if devices.is_analog(self.model):
             raise ValueError("max_lr='auto' (an LR range test) is for digital models: analog layers take their own "
                              "device peak (device_pulses); give max_lr a number for the digital layers")
         result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
@@ -271,7 +271,7 @@ class Run:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        zoo.load_state(self.model, state["model"])
+        devices.load_state(self.model, state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
@@ -412,7 +412,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
                 for stale in (SUMMARY, "curves.png"):
                     if state is None:
                         (out / stale).unlink(missing_ok=True)
-            counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
+            counter = PulseCounter() if config.count_pulses and devices.is_analog(run.model) else None
             for epoch in range(start_epoch, config.epochs):
                 row = _train_epoch(run, epoch, counter, quiet)
                 if out:
@@ -520,7 +520,7 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         "wall_time_s": wall, "samples_per_s": seen / wall if wall else None,
         "pulses": (counter.total - pulses_before) if counter else None,
         # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
-        "xd_product": run.measure_xd() if zoo.is_analog(model) else None,
+        "xd_product": run.measure_xd() if devices.is_analog(model) else None,
         "pulses_method": counter.method if counter else None,
         # per analog group with count_pulses: mean bit length, fraction of rows at the bit-length cap, pulses per row
         "update_telemetry": counter.take_layers() if counter else None,

@@ -22,23 +22,14 @@ from typing import Any
 
 from torch.optim import Optimizer
 
+from aihwkit_sc.devices import device_unit
 from aihwkit_sc.schedules import analog
 from aihwkit_sc.schedules._common import positive
 
 Bounds = tuple[float, float]
 
 
-def device_unit(config: Any) -> tuple[float, float] | None:
-    """``(dw_min, desired_bl)`` of an RPU configuration's first pulsed device; ``None`` when it has none."""
-    from aihwkit_sc.presets import pulsed_devices
-
-    devices = list(pulsed_devices(config))
-    if not devices or not getattr(devices[0], "dw_min", None):
-        return None
-    return float(devices[0].dw_min), float(getattr(getattr(config, "update", None), "desired_bl", 1) or 1)
-
-
-def reference_unit(reference: str | None) -> tuple[float, float] | None:
+def reference_unit(reference: str | None) -> tuple[float, int] | None:
     """``(dw_min, desired_bl)`` of the preset named ``reference`` (``None``: each tile's own)."""
     if reference is None:
         return None
