@@ -15,16 +15,13 @@ runs with stochastic pulses or analog noise agree only statistically; configurat
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
 import math
 import random
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,22 +329,6 @@ class _Terminated(BaseException):
     """SIGTERM, turned into an exception so the run ends like a Ctrl-C (summary written, checkpoint kept)."""
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def train(
     config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
     quiet: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -399,7 +380,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
     run: Run | None = None
     status, message = "complete", ""
     try:
-        with _sigterm_as_interrupt():
+        with rundir.sigterm_raises(_Terminated):
             # set-up (data, model, a range test, the x*d measurement) can take a while: a stop there also ends
             # the run with a summary; a bad option fails here, before anything in ``out`` is touched
             run = Run(config, schedule_options=state["schedule_options"] if state else None)
@@ -414,7 +395,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
                         (out / stale).unlink(missing_ok=True)
             counter = PulseCounter() if config.count_pulses and devices.is_analog(run.model) else None
             for epoch in range(start_epoch, config.epochs):
-                row = _train_epoch(run, epoch, counter, quiet)
+                row = train_epoch(run, epoch, counter, quiet)
                 if out:
                     _save_epoch(run, out, [*metrics, row], epoch + 1)
                 metrics.append(row)
@@ -474,7 +455,9 @@ class _Diverged(RuntimeError):
     pass
 
 
-def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
+def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
+    """Train ``run`` for epoch ``epoch`` (0-based) and return its ``metrics.jsonl`` row; ``counter`` adds pulses and
+    update telemetry. :func:`train` calls it once per epoch; benchmarks time it alone."""
     from tqdm.auto import tqdm
 
     config, model, optimizer, scheduler = run.config, run.model, run.optimizer, run.scheduler

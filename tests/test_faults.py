@@ -264,7 +264,7 @@ class EpochSpy:
         self.calls = 0
         self.finished: list[tuple[int, int]] = []
         self.interrupt_at = set(interrupt_at)
-        real = training._train_epoch
+        real = training.train_epoch
 
         def epoch(run: training.Run, index: int, *args: Any) -> dict[str, Any]:
             self.calls += 1
@@ -274,7 +274,7 @@ class EpochSpy:
             self.finished.append((run.config.seed, index + 1))
             return row
 
-        monkeypatch.setattr(training, "_train_epoch", epoch)
+        monkeypatch.setattr(training, "train_epoch", epoch)
 
 
 def test_sweep_interrupted_twice_inside_one_run_finishes_untouched(tmp_path: Path,

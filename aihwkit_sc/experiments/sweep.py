@@ -8,14 +8,13 @@ epoch in progress of each run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,7 +193,7 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
                                                          for i in todo]
         gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
         try:
-            with _sigterm_as_sigint():
+            with rundir.sigterm_raises(KeyboardInterrupt):
                 for k, record in _backend(backend, workers, address, gpus)(args):
                     i = todo[k]
                     records[i] = record if record["summary"]["status"] == "complete" else None
@@ -208,19 +207,6 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
         finally:
             bar.close()
     return records
-
-
-@contextlib.contextmanager
-def _sigterm_as_sigint() -> Iterator[None]:
-    """SIGTERM stops a sweep as Ctrl-C does (in the main thread; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _backend(

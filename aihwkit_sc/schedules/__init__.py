@@ -24,11 +24,12 @@ from torch.optim.lr_scheduler import LRScheduler
 from aihwkit_sc.plugins import registry
 from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
+from aihwkit_sc.schedules.sync import TileSyncMixin
 from aihwkit_sc.schedules.xd import measure_xd_product
 
-__all__ = ["MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "build", "check_options", "check_run_options",
-           "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs", "options", "sync_tiles",
-           "trace"]
+__all__ = ["MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "TileSyncMixin", "build", "check_options",
+           "check_run_options", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs",
+           "options", "sync_tiles", "trace"]
 
 RUN_SUPPLIED: dict[str, str] = {
     "epochs": "the run passes it; use --epochs (TrainConfig.epochs) instead",
