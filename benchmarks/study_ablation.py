@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments.sweep import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.tables import markdown_table, mean_std
 from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -313,16 +314,11 @@ def reached(accuracies: list[float]) -> int | None:
 
 
 def fmt_mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    return mean_std(values, missing="-")
 
 
 def table(header: list[str], body: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(row) + " |" for row in body)]
+    return markdown_table(header, body)
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list[dict[str, Any]] | None = None) -> str:
