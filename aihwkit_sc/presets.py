@@ -114,10 +114,9 @@ def remove_cycle_to_cycle(config: Any) -> Any:
     return config
 
 
-def config_kind(config: Any) -> str:
-    """Classify an RPU configuration (``None`` is digital)."""
-    if config is None:
-        return "digital"
+def config_classes() -> list[tuple[type, str]]:
+    """aihwkit's RPU configuration base classes with the kind each one means, most specific first (a unit cell is
+    ``compound``, or ``transfer`` when its device is a transfer compound)."""
     from aihwkit.simulator.configs import (
         DigitalRankUpdateRPUConfig,
         FloatingPointRPUConfig,
@@ -126,18 +125,21 @@ def config_kind(config: Any) -> str:
         TorchInferenceRPUConfig,
         UnitCellRPUConfig,
     )
+
+    return [(InferenceRPUConfig, "inference"), (TorchInferenceRPUConfig, "inference"),
+            (DigitalRankUpdateRPUConfig, "mixed-precision"), (UnitCellRPUConfig, "compound"),
+            (SingleRPUConfig, "pulsed"), (FloatingPointRPUConfig, "floating-point")]
+
+
+def config_kind(config: Any) -> str:
+    """Classify an RPU configuration (``None`` is digital)."""
+    if config is None:
+        return "digital"
     from aihwkit.simulator.configs.compounds import TransferCompound
 
-    if isinstance(config, InferenceRPUConfig | TorchInferenceRPUConfig):
-        return "inference"
-    if isinstance(config, DigitalRankUpdateRPUConfig):
-        return "mixed-precision"
-    if isinstance(config, UnitCellRPUConfig):
-        return "transfer" if isinstance(config.device, TransferCompound) else "compound"
-    if isinstance(config, SingleRPUConfig):
-        return "pulsed"
-    if isinstance(config, FloatingPointRPUConfig):
-        return "floating-point"
+    for cls, kind in config_classes():
+        if isinstance(config, cls):
+            return "transfer" if kind == "compound" and isinstance(getattr(config, "device", None), TransferCompound) else kind
     return type(config).__name__
 
 

@@ -82,17 +82,11 @@ def register_presets(register: Register) -> None:
                          "pulses, no noise, no momentum on weights)")
 
     from aihwkit.simulator import presets as aihwkit_presets
-    from aihwkit.simulator.configs import (
-        DigitalRankUpdateRPUConfig,
-        InferenceRPUConfig,
-        SingleRPUConfig,
-        TorchInferenceRPUConfig,
-        UnitCellRPUConfig,
-    )
     from aihwkit.simulator.configs.devices import PulsedDevice
 
-    config_bases = (SingleRPUConfig, UnitCellRPUConfig, DigitalRankUpdateRPUConfig, InferenceRPUConfig,
-                    TorchInferenceRPUConfig)
+    from aihwkit_sc.presets import config_classes
+
+    config_bases = tuple(cls for cls, _ in config_classes())
     for attr in sorted(dir(aihwkit_presets)):
         obj = getattr(aihwkit_presets, attr)
         if not (isinstance(obj, type) and attr.endswith("Preset") and issubclass(obj, config_bases)):
