@@ -139,7 +139,8 @@ def config_kind(config: Any) -> str:
 
     for cls, kind in config_classes():
         if isinstance(config, cls):
-            return "transfer" if kind == "compound" and isinstance(getattr(config, "device", None), TransferCompound) else kind
+            transfer = kind == "compound" and isinstance(getattr(config, "device", None), TransferCompound)
+            return "transfer" if transfer else kind
     return type(config).__name__
 
 
