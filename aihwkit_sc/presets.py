@@ -51,6 +51,9 @@ class Preset:
         cycle_to_cycle: ``False`` strips cycle-to-cycle variation (:data:`CYCLE_TO_CYCLE_FIELDS`) from every pulsed
             device of the configuration, keeping device-to-device variation: semi-ideal is Gokmen-Vlasov so.
         plugin: the plugin that registered it.
+        seed: fixes aihwkit's device-to-device draws (``construction_seed = 1 + seed``; aihwkit's 0 means the
+            clock); ``None`` leaves the configuration's own. A run resolves its preset once, as
+            ``presets.get(name).seeded(seed)``, and hands that object on.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Preset:
     aliases: tuple[str, ...] = ()
     cycle_to_cycle: bool = True
     plugin: str = "?"
+    seed: int | None = None
     _kind: list[str] = field(default_factory=list, repr=False, compare=False)  # memo for `kind`
 
     @property
@@ -81,7 +85,16 @@ class Preset:
             raise PresetBuildError(f"{failed}: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")) from exc
         if not is_dataclass(config) or not hasattr(config, "device"):
             raise PresetBuildError(f"{failed}: it returned {type(config).__name__}, not an aihwkit RPU configuration")
-        return config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+        config = config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+        if self.seed is not None:
+            for device in [*pulsed_devices(config), config.device]:
+                if hasattr(device, "construction_seed"):
+                    device.construction_seed = 1 + self.seed
+        return config
+
+    def seeded(self, seed: int) -> Preset:
+        """This preset with its device-to-device draws fixed by ``seed``."""
+        return replace(self, seed=seed, _kind=[])
 
     @property
     def kind(self) -> str:
@@ -100,7 +113,7 @@ class Preset:
         if not self.cycle_to_cycle:
             return self
         return Preset(self.name + NO_C2C_SUFFIX, self.factory, self.description + " (no cycle-to-cycle variation)",
-                      (), False, self.plugin)
+                      (), False, self.plugin, self.seed)
 
 
 # -- aihwkit configuration helpers -----------------------------------------------------------------------------

@@ -109,18 +109,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _rpu_config(preset_name: str, seed: int) -> Any:
-    """The preset's RPU configuration with device-to-device draws fixed by ``seed`` (aihwkit's 0 means the clock)."""
-    config = presets.get(preset_name).rpu_config()
-    if config is None:
-        return None
-    for device in devices.pulsed_devices(config):
-        device.construction_seed = 1 + seed
-    if hasattr(config.device, "construction_seed"):
-        config.device.construction_seed = 1 + seed
-    return config
-
-
 def validation_split(train_set: Dataset, n: int) -> tuple[Dataset, Dataset]:
     """``(train, validation)``: ``n`` samples held out of ``train_set``, stratified by label (each class in
     proportion, largest remainders first) and fixed (a permutation seeded independently of the run's seed), so every
@@ -199,8 +187,8 @@ class Run:
                                        generator=self.generator)
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
-        preset: Any = _rpu_config(config.preset, config.seed) if not presets.get(config.preset).digital else "pytorch"
-        self.model = zoo.build(config.model, preset=preset, digital_layers=config.digital_layers)
+        self.preset = presets.get(config.preset).seeded(config.seed)  # resolved once; the zoo takes the object
+        self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
         if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
             if not torch.cuda.is_available():
                 raise RuntimeError("device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() is "

@@ -225,3 +225,12 @@ def test_every_registered_preset_builds_a_layer_that_trains_one_step() -> None:
         if _one_step_change(preset) == 0.0:
             unchanged.append(preset.name)
     assert unchanged == []
+
+
+def test_a_seeded_preset_fixes_device_to_device_draws_on_every_pulsed_device() -> None:
+    assert presets.get("gv").rpu_config().device.construction_seed == 0  # aihwkit's: the clock
+    seeded = presets.get("gv").seeded(3)
+    assert (seeded.name, seeded.seed, seeded.rpu_config().device.construction_seed) == ("gokmen-vlasov", 3, 4)
+    compound = presets.get("tiki-taka-ecram").seeded(7).rpu_config()
+    assert [d.construction_seed for d in presets.pulsed_devices(compound)] == [8, 8]
+    assert presets.get("reram-es:no-c2c").seeded(1).rpu_config().device.construction_seed == 2

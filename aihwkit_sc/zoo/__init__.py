@@ -28,20 +28,19 @@ def names() -> list[str]:
     return registry("model").names()
 
 
-def _config_of(preset: Any) -> tuple[Any, str]:
-    """(RPU config or None, a name for messages) from a preset name, Preset object or aihwkit RPU configuration."""
+def _config_of(preset: Any) -> Any:
+    """The RPU configuration (``None``: digital) of a preset name, ``Preset`` or aihwkit RPU configuration."""
     from aihwkit_sc import presets
 
     if isinstance(preset, str | presets.Preset):
-        p = presets.get(preset) if isinstance(preset, str) else preset
-        return p.rpu_config(), p.name
+        return (presets.get(preset) if isinstance(preset, str) else preset).rpu_config()
     if preset is None:
-        return None, "pytorch"
+        return None
     if hasattr(preset, "device") and hasattr(preset, "__dataclass_fields__"):
         from aihwkit_sc.abi import ensure_aihwkit
 
         ensure_aihwkit()
-        return preset, type(preset).__name__
+        return preset
     raise TypeError(
         f"preset must be a preset name, a Preset or an aihwkit RPU configuration, got {type(preset).__name__}"
     )
@@ -88,7 +87,7 @@ def build(
             raise ValueError(f"num_classes must be a positive integer, got {num_classes}")
         options["num_classes"] = num_classes
     model: nn.Module = builder(**options)
-    config, _ = _config_of(preset)
+    config = _config_of(preset)
     digital = _resolve_digital(model, digital_layers)
     if config is None:
         return model
