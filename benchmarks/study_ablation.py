@@ -52,7 +52,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.sweep import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
 from aihwkit_sc.experiments.tables import markdown_table, mean_std
 from aihwkit_sc.training import TrainConfig
 

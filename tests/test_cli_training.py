@@ -91,7 +91,7 @@ def test_demo_cli_tiny(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_parallel_workers(tmp_path: Path) -> None:
-    from aihwkit_sc.experiments.parallel import run_all
+    from aihwkit_sc.experiments.executor import run_all
     from aihwkit_sc.training import TrainConfig
 
     jobs = [(TrainConfig(epochs=1, limit=128, seed=s), tmp_path / f"s{s}") for s in (0, 1)]

@@ -107,7 +107,7 @@ def run_demo(spec: DemoSpec, out: str | Path, *, workers: int = 2, quiet: bool =
     """Train every device × schedule (× seed), write the table and one figure per device; return it all."""
     import json
 
-    from aihwkit_sc.experiments.parallel import run_all
+    from aihwkit_sc.experiments.executor import run_all
     from aihwkit_sc.plots import plot_curves
 
     out = Path(out)

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.sweep import Job
+from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.table1 import RowSpec
 from aihwkit_sc.experiments.tables import markdown_table
 
