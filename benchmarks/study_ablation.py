@@ -16,7 +16,14 @@ Policies (every analog layer's LR follows the policy's shape from its own device
                 peak/25e4) with the device peak
 ==============  ===========================================================================================
 
-On ``pytorch`` (the digital control) ``scale`` multiplies ``DIGITAL_LR`` for every layer: a tuned global LR. References,
+On ``pytorch`` (the digital control) ``scale`` multiplies ``DIGITAL_LR`` for every layer: a tuned global LR.
+
+Is the per-layer device LR a device effect? ``floating-point-tile`` trains the same network on aihwkit's
+floating-point tiles (exact updates through the tile path: the tile takes its LR from the schedule, no pulses, no
+noise, no momentum on weights, as on a pulsed device) with one tuned global LR (``scale`` x ``DIGITAL_LR``, grid
+``GRIDS``); ``floating-point-tile+gv-rule`` trains the same tiles with Gokmen-Vlasov's per-layer rule (every tile at
+``scale`` x Gokmen-Vlasov's ``dw_min / s``, ``s`` measured on this network; ``device_reference``). The page pairs
+them by seed, policy by policy. References,
 final phase only at ``REF_BUDGET`` epochs, untuned: ``ref:torch-one-cycle`` (torch's ``OneCycleLR`` 0.004-0.1 on every
 layer) and ``ref:poster-step`` (step 0.01 x0.94 every 2 epochs).
 
