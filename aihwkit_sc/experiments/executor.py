@@ -132,16 +132,13 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
     Ctrl-C or SIGTERM stops every run after saving it and raises :class:`SweepInterrupted`; run again, the sweep
     skips the finished runs and resumes the others, however often it was interrupted.
     """
-    from tqdm.auto import tqdm
-
     if not jobs:
         return []
     root = Path(os.path.commonpath([job.out_dir for job in jobs]))
     with rundir.locked(root, what="sweep", name=SWEEP_LOCK):
         records: list[dict[str, Any] | None] = [load_result(job) for job in jobs]
         todo = [i for i, r in enumerate(records) if r is None]
-        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="runs", unit="run",
-                   disable=True if quiet else None)
+        bar = _progress(len(jobs), len(jobs) - len(todo), quiet)
         args: list[tuple[dict[str, Any], str | None]] = [(jobs[i].config.to_json(), str(jobs[i].out_dir))
                                                          for i in todo]
         gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
@@ -166,15 +163,20 @@ def run_all(
     jobs: list[tuple[TrainConfig, Path | None]], *, workers: int = 2, quiet: bool = False
 ) -> list[dict[str, Any]]:
     """Train every (config, out_dir) job; records (config, metrics, summary) in job order."""
-    from tqdm.auto import tqdm
-
     records: list[dict[str, Any]] = [{} for _ in jobs]
     args = [(config.to_json(), str(out) if out else None) for config, out in jobs]
-    with tqdm(total=len(jobs), desc="runs", unit="run", disable=True if quiet else None) as bar:
+    with _progress(len(jobs), 0, quiet) as bar:
         for k, record in run_local(args, workers):
             records[k] = record
             bar.update()
     return records
+
+
+def _progress(total: int, done: int, quiet: bool) -> Any:
+    """The one progress bar of a set of runs (tqdm; off with ``quiet``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="runs", unit="run", disable=True if quiet else None)
 
 
 def _backend(
