@@ -25,7 +25,13 @@ class NeedsPlugin:
     def register_schedules(self, register: Any) -> None:
         register("wants-xd", recording, needs=("xd_product",), description="records the x·d it is given")
         register("takes-xd", recording, description="takes x·d but does not ask the run for it")
+
+
+class NonsensePlugin:
+    @hookimpl
+    def register_schedules(self, register: Any) -> None:
         register("wants-nonsense", recording, needs=("batch_norm",), description="asks for what no run measures")
+        register("wants-xd-too", recording, needs=["xd_product"], description="fine")
 
 
 @pytest.fixture
@@ -53,10 +59,13 @@ def test_a_plugin_schedule_that_needs_xd_gets_the_measured_value(host: plugins.P
 def test_needs_name_only_what_a_run_measures(host: plugins.PluginHost) -> None:
     assert schedules.needs("one-cycle") == ("xd_product",) and schedules.needs("triangular") == ()
     # checked at registration: reported naming plugin and schedule, skipped, and nothing else is disturbed
-    assert "wants-nonsense" not in schedules.names() and "wants-xd" in schedules.names()
-    info = {i.name: i for i in host.plugins()}["needs-plugin"]
-    assert info.errors == ["schedule 'wants-nonsense' needs 'batch_norm', which a run cannot measure for it: needs "
-                           "may name its own options among xd_product, max_lr"]
+    message = ("schedule 'wants-nonsense' needs 'batch_norm', which a run cannot measure for it: needs may name its "
+               "own options among xd_product, max_lr")
+    host.add_plugin(NonsensePlugin(), "nonsense-plugin")
+    with pytest.warns(plugins.PluginWarning, match=f"plugin 'nonsense-plugin': {message}"):
+        listed = schedules.names()  # registries fill on first use
+    assert "wants-nonsense" not in listed and schedules.needs("wants-xd-too") == ("xd_product",)
+    assert {i.name: i for i in host.plugins()}["nonsense-plugin"].errors == [message]
 
 
 def test_one_cycle_peaks_at_the_optimizer_lr_unless_told(host: plugins.PluginHost) -> None:
