@@ -57,7 +57,6 @@ def test_a_plugin_schedule_that_needs_xd_gets_the_measured_value(host: plugins.P
 
 
 def test_needs_name_only_what_a_run_measures(host: plugins.PluginHost) -> None:
-    assert schedules.needs("one-cycle") == ("xd_product",) and schedules.needs("triangular") == ()
     # checked at registration: reported naming plugin and schedule, skipped, and nothing else is disturbed
     message = ("schedule 'wants-nonsense' needs 'batch_norm', which a run cannot measure for it: needs may name its "
                "own options among xd_product, max_lr")
@@ -65,6 +64,7 @@ def test_needs_name_only_what_a_run_measures(host: plugins.PluginHost) -> None:
     with pytest.warns(plugins.PluginWarning, match=f"plugin 'nonsense-plugin': {message}"):
         listed = schedules.names()  # registries fill on first use
     assert "wants-nonsense" not in listed and schedules.needs("wants-xd-too") == ("xd_product",)
+    assert schedules.needs("one-cycle") == ("xd_product",) and schedules.needs("triangular") == ()
     assert {i.name: i for i in host.plugins()}["nonsense-plugin"].errors == [message]
 
 
