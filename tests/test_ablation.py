@@ -198,7 +198,7 @@ def test_transplant_trains_floating_point_tiles_with_the_pulsed_rule_and_is_repo
                         "budget": 3, "seed": 0}, args)
     assert job.config.preset == "floating-point-tile"
     assert job.config.schedule_options["device_reference"] == "gokmen-vlasov"
-    assert study.scale_grid("floating-point-tile", args) == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert study.scale_grid("floating-point-tile", args) == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
     assert study.scale_grid("floating-point-tile", study.parse(["--digital-scales", "1"])) == [1.0]
     rule = [0.91, 0.93, 0.95]
     glob = [0.90, 0.90, 0.94]
@@ -212,3 +212,17 @@ def test_transplant_trains_floating_point_tiles_with_the_pulsed_rule_and_is_repo
     page = "\n".join(study.transplant_section(rows))
     assert "gokmen-vlasov's rule on floating-point-tile" in page
     assert f"| 3 | constant | 2 | 4 | 3 | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] | no difference |" in page
+
+
+def test_finals_left_at_an_earlier_tuned_scale_are_not_compared() -> None:
+    study = load_study()
+
+    def row(policy: str, phase: str, scale: float, seed: int, acc: float) -> dict[str, Any]:
+        return {"device": "floating-point-tile", "policy": policy, "phase": phase, "scale": scale, "budget": 3,
+                "seed": seed, "status": "complete", "accuracies": [acc], "final_accuracy": acc}
+
+    rows = [row("one-cycle", "tune", 8.0, 0, 0.95), row("one-cycle", "tune", 16.0, 0, 0.97),
+            row("one-cycle", "final", 8.0, 100, 0.90), row("one-cycle", "final", 16.0, 100, 0.96),
+            row("ref:poster-step", "final", 1.0, 100, 0.80)]
+    kept = study.current_finals(rows)
+    assert [(r["policy"], r["scale"]) for r in kept] == [("one-cycle", 16.0), ("ref:poster-step", 1.0)]
