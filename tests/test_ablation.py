@@ -206,6 +206,9 @@ def test_transplant_trains_floating_point_tiles_with_the_pulsed_rule_and_is_repo
              "status": "complete", "accuracies": [a], "final_accuracy": a, "xd_first": [], "xd_last": []}
             for d, s, accs in (("floating-point-tile+gv-rule", 2.0, rule), ("floating-point-tile", 4.0, glob))
             for i, a in enumerate(accs)]
+    rows += [{"device": d, "policy": "constant", "phase": "tune", "scale": s, "budget": 3, "seed": 0,
+              "status": "complete", "accuracies": [0.9], "final_accuracy": 0.9}
+             for d, s in (("floating-point-tile+gv-rule", 2.0), ("floating-point-tile", 4.0))]
     diffs = [100 * (a - b) for a, b in zip(rule, glob, strict=True)]
     mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
     low, high = stats.t.interval(0.95, 2, loc=mean, scale=sd / math.sqrt(3))
