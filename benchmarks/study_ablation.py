@@ -66,9 +66,13 @@ from aihwkit_sc.training import TrainConfig
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
 DEVICES = ("gokmen-vlasov", "semi-ideal", "ecram", "reram-es", "pytorch", "floating-point-tile",
-           "floating-point-tile+gv-rule")
-DIGITAL = ("pytorch", "floating-point-tile")
-"""Devices tuned with one global LR (``scale`` x ``DIGITAL_LR``)."""
+           "floating-point-tile+gv-rule", "gokmen-vlasov+global")
+DIGITAL = ("pytorch", "floating-point-tile", "gokmen-vlasov+global")
+"""Devices tuned with one global LR (``scale`` x ``DIGITAL_LR`` on every layer, analog ones included)."""
+GLOBAL = {"gokmen-vlasov+global": "gokmen-vlasov"}
+"""Pseudo-devices: a pulsed preset trained with one tuned global LR instead of its per-layer device peak."""
+RULE_VS_GLOBAL = (("floating-point-tile+gv-rule", "floating-point-tile"), ("gokmen-vlasov", "gokmen-vlasov+global"))
+"""(per-layer device rule, one tuned global LR) pairs the page compares by seed."""
 TRANSPLANTS = {"floating-point-tile+gv-rule": ("floating-point-tile", "gokmen-vlasov")}
 """Pseudo-devices: (preset trained, pulsed preset whose per-layer device rule sets every tile's LR)."""
 POLICIES = ("constant", "anneal", "multistep", "one-cycle")
@@ -76,7 +80,7 @@ REFERENCES = ("ref:torch-one-cycle", "ref:poster-step")
 SCALES = (0.5, 1.0, 2.0, 4.0)
 DIGITAL_SCALES = (0.25, 0.5, 1.0, 2.0)
 GRIDS = {"floating-point-tile": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
-         "floating-point-tile+gv-rule": (0.25, 0.5, 1.0, 2.0, 4.0)}
+         "floating-point-tile+gv-rule": (0.25, 0.5, 1.0, 2.0, 4.0), "gokmen-vlasov+global": (0.5, 1.0, 2.0, 4.0, 8.0)}
 """Scale grids that differ from ``--scales``/``--digital-scales``: tiles take no momentum, so the floating-point tile's
 global LR reaches higher (used when the grid options keep their defaults)."""
 DIGITAL_LR = 0.1
@@ -84,7 +88,9 @@ VALIDATION = 500
 TARGET = 0.95
 FINAL_SEED0 = 100
 COMPARISONS = (("one-cycle", "anneal"), ("one-cycle", "constant"), ("anneal", "constant"),
-               ("multistep", "constant"), ("one-cycle", "multistep"))
+               ("multistep", "constant"), ("one-cycle", "multistep"), ("one-cycle", "ref:torch-one-cycle"))
+"""Paired comparisons on the page; the last is the same shape at the per-layer device peak against torch's one global
+peak (identical on ``pytorch`` when its tuned scale is 1)."""
 FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "status", "accuracies", "final_accuracy",
           "xd_first", "xd_last", "wall_time_s")
 TELEMETRY_FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "epoch", "layer", "xd", "bit_length",
@@ -109,7 +115,8 @@ def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any
     if policy == "multistep":
         return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
     if policy == "one-cycle":
-        cycle = {"max_lr": lr} | ({} if digital else {"analog_max_lr": "device", "device_pulses": scale} | reference)
+        cycle = {"max_lr": lr} | ({"analog_max_lr": None} if digital else
+                                  {"analog_max_lr": "device", "device_pulses": scale} | reference)
         return "one-cycle", cycle, lr
     raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
 
@@ -189,7 +196,7 @@ def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: di
 
 def preset_of(device: str) -> str:
     """The preset a study device trains (a transplant pseudo-device trains its base preset)."""
-    return TRANSPLANTS[device][0] if device in TRANSPLANTS else device
+    return TRANSPLANTS[device][0] if device in TRANSPLANTS else GLOBAL.get(device, device)
 
 
 def scale_grid(device: str, args: argparse.Namespace) -> list[float]:
@@ -414,12 +421,11 @@ def verdict(low: float, high: float, a: str, b: str) -> str:
 
 
 def transplant_section(rows: list[dict[str, Any]]) -> list[str]:
-    """Per transplant pseudo-device, budget and policy: its per-layer rule against its base preset's tuned global LR,
-    paired by seed."""
-    lines: list[str] = []
-    for device, (base, source) in TRANSPLANTS.items():
+    """Per (rule, global) pair of :data:`RULE_VS_GLOBAL`, budget and policy: the per-layer device rule against one
+    tuned global LR on the same preset, paired by seed."""
+    body = []
+    for device, base in RULE_VS_GLOBAL:
         final = [r for r in current_finals(rows) if r["device"] in (device, base)]
-        body = []
         for budget in sorted({r["budget"] for r in final if r["device"] == device}):
             for policy in POLICIES:
                 pick = [[r for r in final if r["device"] == d and r["budget"] == budget and r["policy"] == policy]
@@ -428,18 +434,21 @@ def transplant_section(rows: list[dict[str, Any]]) -> list[str]:
                 if result is None:
                     continue
                 n, mean, low, high = result
-                body.append([str(budget), policy, f"{pick[0][0]['scale']:g}", f"{pick[1][0]['scale']:g}", str(n),
-                             f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]", verdict(low, high, "per-layer rule",
-                                                                                 "global LR")])
-        if body:
-            lines += [f"## Is the per-layer LR a device effect? {source}'s rule on {base}", "",
-                      f"`{device}` trains `{base}` with every tile's LR set by {source}'s per-layer rule (scale "
-                      f"device pulses × its `dw_min / s`, `s` measured on this network); `{base}` takes one tuned "
-                      "global LR. Paired differences (rule − global, same seeds), final test accuracy in points, "
-                      "95 % t interval:", "",
-                      *table(["epochs", "policy", "rule pulses", "global LR ×", "pairs", "mean", "95 % CI",
-                              "verdict"], body), ""]
-    return lines
+                body.append([preset_of(device), str(budget), policy, f"{pick[0][0]['scale']:g}",
+                             f"{pick[1][0]['scale']:g}", str(n), fmt_mean_std([100 * r["final_accuracy"] for r in
+                                                                                pick[0] if r["final_accuracy"]]),
+                             fmt_mean_std([100 * r["final_accuracy"] for r in pick[1] if r["final_accuracy"]]),
+                             f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]",
+                             verdict(low, high, "per-layer rule", "global LR")])
+    if not body:
+        return []
+    return ["## Is the per-layer LR a device effect?", "",
+            "Each row trains one preset two ways, each tuned on validation: every layer at Gokmen-Vlasov's per-layer "
+            "rule (device pulses × `dw_min / s`, `s` measured on that network; on `floating-point-tile` through "
+            "`device_reference`) and every layer at one global LR (× `DIGITAL_LR`). Paired differences (rule − "
+            "global, same seeds), final test accuracy in points, 95 % t interval:", "",
+            *table(["preset", "epochs", "policy", "rule pulses", "global LR ×", "pairs", "rule", "global", "mean",
+                    "95 % CI", "verdict"], body), ""]
 
 
 def at_a_glance(rows: list[dict[str, Any]], devices: list[str]) -> list[str]:

@@ -213,8 +213,13 @@ def test_transplant_trains_floating_point_tiles_with_the_pulsed_rule_and_is_repo
     mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
     low, high = stats.t.interval(0.95, 2, loc=mean, scale=sd / math.sqrt(3))
     page = "\n".join(study.transplant_section(rows))
-    assert "gokmen-vlasov's rule on floating-point-tile" in page
-    assert f"| 3 | constant | 2 | 4 | 3 | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] | no difference |" in page
+    assert "## Is the per-layer LR a device effect?" in page
+    assert (f"| floating-point-tile | 3 | constant | 2 | 4 | 3 | 93.00 ± 2.00 | 91.33 ± 2.31 | {mean:+.2f} | "
+            f"[{low:+.2f}, {high:+.2f}] | no difference |") in page
+    # a pulsed preset with one global LR: every layer, analog ones included, at scale x 0.1
+    assert study.run_spec("gokmen-vlasov+global", "one-cycle", 4.0) == (
+        "one-cycle", {"max_lr": pytest.approx(0.4), "analog_max_lr": None}, pytest.approx(0.4))
+    assert study.preset_of("gokmen-vlasov+global") == "gokmen-vlasov"
 
 
 def test_finals_left_at_an_earlier_tuned_scale_are_not_compared() -> None:
