@@ -57,9 +57,11 @@ def register_presets(register: Register) -> None:
 def register_schedules(register: Register) -> None:
     """Register named learning-rate schedules.
 
-    :param register: ``register(name, factory, *, aliases=(), description="")`` where ``factory`` builds a
-        ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options; a non-callable is reported
-        naming the plugin and the schedule, and skipped.
+    :param register: ``register(name, factory, *, aliases=(), description="", needs=())`` where ``factory`` builds a
+        ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options (a run always passes
+        ``epochs`` and ``steps_per_epoch``), and ``needs`` names options of the factory that a training run measures
+        for it when left out (``aihwkit_sc.schedules.MEASURED``: ``xd_product``, ``max_lr``); a non-callable, or a
+        ``needs`` naming anything else, is reported naming the plugin and the schedule, and skipped.
     """
 
 

@@ -6,7 +6,7 @@ and the test stops early once the smoothed loss exceeds ``diverge_factor`` × it
 
 * ``steepest``: the LR where the smoothed loss falls fastest (most negative gradient in log-LR, ignoring the first
   and last tenth of the sweep);
-* ``valley``: fastai's: the middle of the longest stretch over which the loss keeps decreasing.
+* ``valley``: fastai's: two thirds of the way along the longest stretch over which the loss keeps decreasing.
 
 The model (tile weights and hidden device states included), the optimizer and the LR of every tile are restored
 exactly to their state before the test.
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from aihwkit_sc.devices import load_state
 from aihwkit_sc.schedules.analog import sync_tiles
-from aihwkit_sc.zoo import load_state
 
 
 @dataclass

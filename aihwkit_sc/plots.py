@@ -15,6 +15,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path) -> None:
+    """Lay out, write the PNG (its folder made if needed) and free the figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_schedule(
     name: str, path: str | Path, *, epochs: int, steps_per_epoch: int, lr: float = 0.01, momentum: float = 0.9,
     **options: Any,
@@ -34,11 +43,7 @@ def plot_schedule(
     ax_m.set_ylabel("momentum", color="tab:orange")
     shown = ", ".join(f"{k}={v}" for k, v in options.items())
     ax_lr.set_title(f"{name}" + (f" ({shown})" if shown else ""))
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
     return values
 
 
@@ -57,11 +62,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | Path, *, titl
     ax_acc.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestions: dict[str, float],
@@ -78,8 +79,4 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     ax.set_ylabel("training loss")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)

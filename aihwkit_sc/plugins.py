@@ -77,6 +77,25 @@ VALIDATORS: dict[str, Callable[[str, Any], None]] = {
 }
 
 
+def _check_needs(name: str, factory: Any, needs: Any) -> None:
+    """A schedule's ``needs``: options of its own that a run can measure (``aihwkit_sc.schedules.MEASURED``)."""
+    import inspect
+
+    from aihwkit_sc.schedules import MEASURED
+
+    given = [needs] if isinstance(needs, str) else needs
+    if not isinstance(given, list | tuple) or not all(isinstance(k, str) for k in given):
+        raise TypeError(f"schedule {name!r}: needs must be a list of option names, got {needs!r}")
+    try:
+        own = set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        own = set()
+    bad = [k for k in given if k not in MEASURED or k not in own]
+    if bad:
+        raise TypeError(f"schedule {name!r} needs {', '.join(map(repr, bad))}, which a run cannot measure for it: "
+                        f"needs may name its own options among {', '.join(MEASURED)}")
+
+
 def _one_line(exc: BaseException) -> str:
     """``TypeName: first line of the message`` (just ``TypeName`` when the message is empty)."""
     lines = str(exc).strip().splitlines()
@@ -210,6 +229,8 @@ class PluginHost:
                                     f"got {type(description).__name__}")
                 if isinstance(name, str) and name:  # a bad name is the registry's to report
                     validate(name, obj)
+                    if registry.kind == "schedule" and "needs" in extra:
+                        _check_needs(name, obj, extra["needs"])
                 registry.register(name, obj, aliases=aliases, description=description, plugin=info.name, **extra)
             except (RegistryError, TypeError) as exc:
                 self._report(info, str(exc))

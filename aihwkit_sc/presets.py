@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from aihwkit_sc.abi import ensure_aihwkit
+from aihwkit_sc.devices import pulsed_devices
 from aihwkit_sc.plugins import registry
 
 NO_C2C_SUFFIX = ":no-c2c"
@@ -26,7 +27,7 @@ NO_C2C_SUFFIX = ":no-c2c"
 # Device-to-device fields (*_dtod, reference_std) are sampled once per tile and are kept.
 CYCLE_TO_CYCLE_FIELDS = ("dw_min_std", "write_noise_std")
 
-KINDS = ("digital", "pulsed", "compound", "transfer", "mixed-precision", "inference")
+KINDS = ("digital", "floating-point", "pulsed", "compound", "transfer", "mixed-precision", "inference")
 ERROR_KIND = "error"  # what listings show as the kind of a preset whose factory fails
 
 
@@ -50,6 +51,9 @@ class Preset:
         cycle_to_cycle: ``False`` strips cycle-to-cycle variation (:data:`CYCLE_TO_CYCLE_FIELDS`) from every pulsed
             device of the configuration, keeping device-to-device variation: semi-ideal is Gokmen-Vlasov so.
         plugin: the plugin that registered it.
+        seed: fixes aihwkit's device-to-device draws (``construction_seed = 1 + seed``; aihwkit's 0 means the
+            clock); ``None`` leaves the configuration's own. A run resolves its preset once, as
+            ``presets.get(name).seeded(seed)``, and hands that object on.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Preset:
     aliases: tuple[str, ...] = ()
     cycle_to_cycle: bool = True
     plugin: str = "?"
+    seed: int | None = None
     _kind: list[str] = field(default_factory=list, repr=False, compare=False)  # memo for `kind`
 
     @property
@@ -80,7 +85,16 @@ class Preset:
             raise PresetBuildError(f"{failed}: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")) from exc
         if not is_dataclass(config) or not hasattr(config, "device"):
             raise PresetBuildError(f"{failed}: it returned {type(config).__name__}, not an aihwkit RPU configuration")
-        return config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+        config = config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+        if self.seed is not None:
+            for device in [*pulsed_devices(config), config.device]:
+                if hasattr(device, "construction_seed"):
+                    device.construction_seed = 1 + self.seed
+        return config
+
+    def seeded(self, seed: int) -> Preset:
+        """This preset with its device-to-device draws fixed by ``seed``."""
+        return replace(self, seed=seed, _kind=[])
 
     @property
     def kind(self) -> str:
@@ -99,25 +113,10 @@ class Preset:
         if not self.cycle_to_cycle:
             return self
         return Preset(self.name + NO_C2C_SUFFIX, self.factory, self.description + " (no cycle-to-cycle variation)",
-                      (), False, self.plugin)
+                      (), False, self.plugin, self.seed)
 
 
 # -- aihwkit configuration helpers -----------------------------------------------------------------------------
-def pulsed_devices(config_or_device: Any) -> Iterator[Any]:
-    """Every pulsed device of an RPU configuration (or device), walking unit cells and mixed-precision compounds."""
-    from aihwkit.simulator.configs.compounds import DigitalRankUpdateCell, UnitCell
-    from aihwkit.simulator.configs.devices import PulsedDevice
-
-    device = getattr(config_or_device, "device", config_or_device)
-    if isinstance(device, PulsedDevice):
-        yield device
-    elif isinstance(device, UnitCell):
-        for sub in device.unit_cell_devices:
-            yield from pulsed_devices(sub)
-    elif isinstance(device, DigitalRankUpdateCell):
-        yield from pulsed_devices(device.device)
-
-
 def remove_cycle_to_cycle(config: Any) -> Any:
     """A deep copy of ``config`` with every pulsed device's cycle-to-cycle fields set to 0."""
     config = copy.deepcopy(config)
@@ -128,27 +127,33 @@ def remove_cycle_to_cycle(config: Any) -> Any:
     return config
 
 
-def config_kind(config: Any) -> str:
-    """Classify an RPU configuration (``None`` is digital)."""
-    if config is None:
-        return "digital"
+def config_classes() -> list[tuple[type, str]]:
+    """aihwkit's RPU configuration base classes with the kind each one means, most specific first (a unit cell is
+    ``compound``, or ``transfer`` when its device is a transfer compound)."""
     from aihwkit.simulator.configs import (
         DigitalRankUpdateRPUConfig,
+        FloatingPointRPUConfig,
         InferenceRPUConfig,
         SingleRPUConfig,
         TorchInferenceRPUConfig,
         UnitCellRPUConfig,
     )
+
+    return [(InferenceRPUConfig, "inference"), (TorchInferenceRPUConfig, "inference"),
+            (DigitalRankUpdateRPUConfig, "mixed-precision"), (UnitCellRPUConfig, "compound"),
+            (SingleRPUConfig, "pulsed"), (FloatingPointRPUConfig, "floating-point")]
+
+
+def config_kind(config: Any) -> str:
+    """Classify an RPU configuration (``None`` is digital)."""
+    if config is None:
+        return "digital"
     from aihwkit.simulator.configs.compounds import TransferCompound
 
-    if isinstance(config, InferenceRPUConfig | TorchInferenceRPUConfig):
-        return "inference"
-    if isinstance(config, DigitalRankUpdateRPUConfig):
-        return "mixed-precision"
-    if isinstance(config, UnitCellRPUConfig):
-        return "transfer" if isinstance(config.device, TransferCompound) else "compound"
-    if isinstance(config, SingleRPUConfig):
-        return "pulsed"
+    for cls, kind in config_classes():
+        if isinstance(config, cls):
+            transfer = kind == "compound" and isinstance(getattr(config, "device", None), TransferCompound)
+            return "transfer" if transfer else kind
     return type(config).__name__
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from aihwkit_sc.devices import device_unit, row_max
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
 
@@ -45,9 +46,12 @@ class PulseCounter:
     """Accumulates update pulses of every pulsed analog tile of an optimizer, and per analog parameter group (one per
     analog layer) the update telemetry that explains them: see :meth:`take_layers`."""
 
+    method = "estimate"
+    """How the pulses are obtained: estimated on the CPU from the pending update (aihwkit's own pulse counters exist
+    only in its CUDA build)."""
+
     def __init__(self) -> None:
         self.total = 0.0
-        self.method = "estimate"
         self._layers: dict[int, list[float]] = {}  # analog group index -> [rows, Σ BL, rows capped, pulses]
 
     def observe(self, optimizer: Optimizer) -> None:
@@ -77,84 +81,74 @@ class PulseCounter:
         self._layers = {}
         return out
 
-    def read_hardware(self, optimizer: Optimizer) -> float | None:
-        """Sum of aihwkit's own pulse counters (CUDA only); ``None`` where they are empty."""
-        total = 0
-        for group in optimizer.param_groups:
-            for ctx in contexts(group):
-                counters = ctx.analog_tile.tile.get_pulse_counters()
-                if counters.numel() == 0:
-                    return None
-                total += int(counters.sum())
-        return float(total)
-
 
 def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]
               ) -> tuple[float, float, float, float]:
     """(update rows, Σ bit length, rows capped, coincidence pulses) of one tile's pending update."""
-    from aihwkit_sc.presets import pulsed_devices
-
-    config = tile.rpu_config
-    devices = list(pulsed_devices(config))
-    if not devices or not getattr(devices[0], "dw_min", None):
+    unit = device_unit(tile.rpu_config)
+    if unit is None:
         return 0.0, 0.0, 0.0, 0.0
-    dw_min = float(devices[0].dw_min)
     sums = [0.0, 0.0, 0.0, 0.0]
     with torch.no_grad():
         for x, d in zip(inputs, errors, strict=True):
-            pulses = coincidences(x, d, lr, dw_min, config.update)
-            bl, capped = bit_lengths(x, d, lr, dw_min, config.update)
+            bl, capped, pulses = update_rows(x, d, lr, unit[0], tile.rpu_config.update)
             for i, value in enumerate((pulses.numel(), float(bl.sum()), float(capped.sum()), float(pulses.sum()))):
                 sums[i] += value
     return sums[0], sums[1], sums[2], sums[3]
 
 
-def bit_lengths(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per update row: the bit length aihwkit uses (0 for a silent row or a floating-point update) and whether the
-    row is capped (update management on and ``k = lr·max|x|·max|d|·um_grad_scale / dw_min > desired_bl``)."""
-    x_max = x.detach().reshape(-1, x.shape[-1]).abs().amax(1).double()
-    d_max = d.detach().reshape(-1, d.shape[-1]).abs().amax(1).double()
-    pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
-    if pulse_type in ("None", "NoneWithDevice") or lr == 0:
-        return torch.zeros_like(x_max), torch.zeros_like(x_max, dtype=torch.bool)
-    bl, _, _ = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
-    managed = bool(update.update_management) or bool(update.update_bl_management)
-    k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
-    return bl, (k > int(update.desired_bl)) & managed
-
-
-def coincidences(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any) -> torch.Tensor:
-    """Coincidence pulses per sample of one update (expected values for stochastic pulse trains).
+def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per update row (one sample of a linear layer, one patch of a convolution), from one pass over the pulse
+    trains: the bit length aihwkit uses (0 for a silent row or a floating-point update), whether the row is capped
+    (update management on and ``k = lr·max|x|·max|d|·um_grad_scale / dw_min > desired_bl``), and its coincidence
+    pulses (expected values for stochastic pulse trains).
 
     Args:
-        x: inputs, last dimension the tile's input size (any leading dimensions are samples).
-        d: errors, last dimension the tile's output size, as many samples as ``x``.
+        x: inputs, last dimension the tile's input size (any leading dimensions are rows).
+        d: errors, last dimension the tile's output size, as many rows as ``x``.
         lr: the tile's learning rate (its sign does not matter).
         dw_min: the device's weight granularity.
         update: aihwkit ``UpdateParameters`` (``rpu_config.update``).
-
-    Returns:
-        A float64 tensor with one count per sample (see the module docstring for the rule).
     """
     xs = x.detach().reshape(-1, x.shape[-1]).abs().double()
     ds = d.detach().reshape(-1, d.shape[-1]).abs().double()
+    x_max, d_max = row_max(xs), row_max(ds)
     pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
     if pulse_type in ("None", "NoneWithDevice") or lr == 0:
-        return torch.zeros(xs.shape[0], dtype=torch.float64)
-    bl, scale_d, scale_x = pulse_trains(xs.amax(1), ds.amax(1), abs(lr), dw_min, update)
-    bl, scale_d, scale_x = bl[:, None], scale_d[:, None], scale_x[:, None]
+        zeros = torch.zeros(xs.shape[0], dtype=torch.float64)
+        return zeros, torch.zeros_like(zeros, dtype=torch.bool), zeros.clone()
+    bl, scale_d, scale_x = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
+    managed = bool(update.update_management) or bool(update.update_bl_management)
+    k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
+    capped = (k > int(update.desired_bl)) & managed
+    bl_, scale_d, scale_x = bl[:, None], scale_d[:, None], scale_x[:, None]
     implicit = pulse_type == "DeterministicImplicit"
     p_x = _discretize(xs * scale_x, update.x_res_implicit if implicit else update.res, update.sto_round)
     p_d = _discretize(ds * scale_d, update.d_res_implicit if implicit else update.res, update.sto_round)
     if implicit:
         p_x, p_d = p_x.clamp(0, 1), p_d.clamp(0, 1)
-        return torch.round((p_d * bl)[:, :, None] * p_x[:, None, :]).sum((1, 2))
-    if pulse_type == "MeanCount":
-        n_x = torch.minimum(torch.round(bl * p_x), bl)
-        n_d = torch.minimum(torch.round(bl * p_d), bl)
-        return torch.round((n_d / bl.clamp_min(1))[:, :, None] * n_x[:, None, :]).sum((1, 2))
-    return bl[:, 0] * p_x.clamp(0, 1).sum(1) * p_d.clamp(0, 1).sum(1)
+        pulses = torch.round((p_d * bl_)[:, :, None] * p_x[:, None, :]).sum((1, 2))
+    elif pulse_type == "MeanCount":
+        n_x = torch.minimum(torch.round(bl_ * p_x), bl_)
+        n_d = torch.minimum(torch.round(bl_ * p_d), bl_)
+        pulses = torch.round((n_d / bl_.clamp_min(1))[:, :, None] * n_x[:, None, :]).sum((1, 2))
+    else:
+        pulses = bl * p_x.clamp(0, 1).sum(1) * p_d.clamp(0, 1).sum(1)
+    return bl, capped, pulses
+
+
+def bit_lengths(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per update row: the bit length and whether the row is capped (:func:`update_rows`)."""
+    bl, capped, _ = update_rows(x, d, lr, dw_min, update)
+    return bl, capped
+
+
+def coincidences(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any) -> torch.Tensor:
+    """Coincidence pulses per update row, a float64 tensor (:func:`update_rows`; the module docstring has the
+    rule)."""
+    return update_rows(x, d, lr, dw_min, update)[2]
 
 
 def pulse_trains(

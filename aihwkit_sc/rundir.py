@@ -86,6 +86,24 @@ def locked(path: Path, what: str = "run", name: str = LOCK) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def sigterm_raises(exception: Callable[[], BaseException]) -> Iterator[None]:
+    """For the ``with`` block, SIGTERM raises ``exception()`` (a run: its own stop; a sweep: ``KeyboardInterrupt``, so
+    it stops as Ctrl-C does). Outside the main thread (where handlers cannot be set) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise exception()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def deferred_interrupts() -> Iterator[list[int]]:
     """Hold Ctrl-C and SIGTERM while a record is written (a run's summary), so a second stop cannot tear it.
 

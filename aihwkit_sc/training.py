@@ -15,16 +15,13 @@ runs with stochastic pulses or analog noise agree only statistically; configurat
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
 import math
 import random
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from aihwkit_sc import data, presets, rundir, schedules, zoo
+from aihwkit_sc import data, devices, presets, rundir, schedules, zoo
 from aihwkit_sc.pulses import PulseCounter
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
@@ -110,18 +107,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _rpu_config(preset_name: str, seed: int) -> Any:
-    """The preset's RPU configuration with device-to-device draws fixed by ``seed`` (aihwkit's 0 means the clock)."""
-    config = presets.get(preset_name).rpu_config()
-    if config is None:
-        return None
-    for device in presets.pulsed_devices(config):
-        device.construction_seed = 1 + seed
-    if hasattr(config.device, "construction_seed"):
-        config.device.construction_seed = 1 + seed
-    return config
 
 
 def validation_split(train_set: Dataset, n: int) -> tuple[Dataset, Dataset]:
@@ -202,8 +187,8 @@ class Run:
                                        generator=self.generator)
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
-        preset: Any = _rpu_config(config.preset, config.seed) if not presets.get(config.preset).digital else "pytorch"
-        self.model = zoo.build(config.model, preset=preset, digital_layers=config.digital_layers)
+        self.preset = presets.get(config.preset).seeded(config.seed)  # resolved once; the zoo takes the object
+        self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
         if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
             if not torch.cuda.is_available():
                 raise RuntimeError("device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() is "
@@ -220,21 +205,36 @@ class Run:
                                          steps_per_epoch=len(self.train_loader), **self.schedule_options)
 
     def _resolve_options(self) -> dict[str, Any]:
-        """The schedule options with ``"auto"`` values filled in (range test, measured x·d)."""
-        config, options = self.config, dict(self.config.schedule_options)
-        if options.get("max_lr") == "auto":
-            options["max_lr"] = self._auto_max_lr()
-        elif config.schedule in ("one-cycle", "onecycle", "clr", "sc"):
-            options.setdefault("max_lr", config.lr)
-        if options.get("xd_product") == "auto" or (
-                "xd_product" not in options and "xd_product" in schedules.options(config.schedule)
-                and zoo.is_analog(self.model)):  # the device options of a schedule read the measured x·d
-            options["xd_product"] = self.measure_xd()
+        """The schedule options with the measured ones filled in: those given as ``"auto"`` and those the schedule's
+        registry entry ``needs`` and the user left out (:data:`aihwkit_sc.schedules.MEASURED`)."""
+        options = dict(self.config.schedule_options)
+        wanted = [k for k, v in options.items() if isinstance(v, str) and v == "auto"]
+        wanted += [k for k in schedules.needs(self.config.schedule) if k not in options]
+        for key in wanted:
+            value = self.measure(key)
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
         return options
 
-    def _auto_max_lr(self) -> float:
+    def measure(self, option: str) -> Any:
+        """The run's measurement for schedule option ``option`` (one of ``schedules.MEASURED``), ``None`` when there
+        is nothing to measure."""
+        if option == "xd_product":
+            return self.measure_xd() if devices.is_analog(self.model) else None
+        if option == "max_lr":
+            return self.range_test_lr()
+        raise ValueError(f"a run cannot measure {option!r}: it measures {', '.join(schedules.MEASURED)}")
+
+    def range_test_lr(self) -> float:
+        """An LR range test's suggestion (model, tiles and optimizer restored afterwards); digital models only: on
+        analog layers the test would measure the device, and their LR comes from the device peak instead."""
         from aihwkit_sc.lr_finder import lr_find
 
+        if devices.is_analog(self.model):
+            raise ValueError("max_lr='auto' (an LR range test) is for digital models: analog layers take their own "
+                             "device peak (device_pulses); give max_lr a number for the digital layers")
         result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
         self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
         return result.suggestion
@@ -256,7 +256,7 @@ class Run:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        zoo.load_state(self.model, state["model"])
+        devices.load_state(self.model, state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
@@ -317,22 +317,6 @@ class _Terminated(BaseException):
     """SIGTERM, turned into an exception so the run ends like a Ctrl-C (summary written, checkpoint kept)."""
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def train(
     config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
     quiet: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -384,7 +368,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
     run: Run | None = None
     status, message = "complete", ""
     try:
-        with _sigterm_as_interrupt():
+        with rundir.sigterm_raises(_Terminated):
             # set-up (data, model, a range test, the x*d measurement) can take a while: a stop there also ends
             # the run with a summary; a bad option fails here, before anything in ``out`` is touched
             run = Run(config, schedule_options=state["schedule_options"] if state else None)
@@ -397,9 +381,9 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
                 for stale in (SUMMARY, "curves.png"):
                     if state is None:
                         (out / stale).unlink(missing_ok=True)
-            counter = PulseCounter() if config.count_pulses and zoo.is_analog(run.model) else None
+            counter = PulseCounter() if config.count_pulses and devices.is_analog(run.model) else None
             for epoch in range(start_epoch, config.epochs):
-                row = _train_epoch(run, epoch, counter, quiet)
+                row = train_epoch(run, epoch, counter, quiet)
                 if out:
                     _save_epoch(run, out, [*metrics, row], epoch + 1)
                 metrics.append(row)
@@ -459,7 +443,9 @@ class _Diverged(RuntimeError):
     pass
 
 
-def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
+def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
+    """Train ``run`` for epoch ``epoch`` (0-based) and return its ``metrics.jsonl`` row; ``counter`` adds pulses and
+    update telemetry. :func:`train` calls it once per epoch; benchmarks time it alone."""
     from tqdm.auto import tqdm
 
     config, model, optimizer, scheduler = run.config, run.model, run.optimizer, run.scheduler
@@ -505,7 +491,7 @@ def _train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool
         "wall_time_s": wall, "samples_per_s": seen / wall if wall else None,
         "pulses": (counter.total - pulses_before) if counter else None,
         # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
-        "xd_product": run.measure_xd() if zoo.is_analog(model) else None,
+        "xd_product": run.measure_xd() if devices.is_analog(model) else None,
         "pulses_method": counter.method if counter else None,
         # per analog group with count_pulses: mean bit length, fraction of rows at the bit-length cap, pulses per row
         "update_telemetry": counter.take_layers() if counter else None,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from aihwkit_sc.experiments.tables import markdown_table
+
 RATIOS: dict[str, str] = {}
 
 
@@ -59,6 +61,6 @@ def write_page(path: Path, ratios: dict[str, str]) -> None:
              f"Written by `make bench` (pytest-benchmark, `benchmarks/`) on {datetime.date.today()}, commit {commit}, "
              f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); the machine is shared, so "
              "only ratios are reported. Re-run `make bench` to measure on yours.", "",
-             "| benchmark | result |", "|---|---|", *(f"| `{name}` | {text} |" for name, text in ratios.items()), ""]
+             *markdown_table(["benchmark", "result"], [[f"`{name}`", text] for name, text in ratios.items()]), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))

@@ -16,7 +16,14 @@ Policies (every analog layer's LR follows the policy's shape from its own device
                 peak/25e4) with the device peak
 ==============  ===========================================================================================
 
-On ``pytorch`` (the digital control) ``scale`` multiplies ``DIGITAL_LR`` for every layer: a tuned global LR. References,
+On ``pytorch`` (the digital control) ``scale`` multiplies ``DIGITAL_LR`` for every layer: a tuned global LR.
+
+Is the per-layer device LR a device effect? ``floating-point-tile`` trains the same network on aihwkit's
+floating-point tiles (exact updates through the tile path: the tile takes its LR from the schedule, no pulses, no
+noise, no momentum on weights, as on a pulsed device) with one tuned global LR (``scale`` x ``DIGITAL_LR``, grid
+``GRIDS``); ``floating-point-tile+gv-rule`` trains the same tiles with Gokmen-Vlasov's per-layer rule (every tile at
+``scale`` x Gokmen-Vlasov's ``dw_min / s``, ``s`` measured on this network; ``device_reference``). The page pairs
+them by seed, policy by policy. References,
 final phase only at ``REF_BUDGET`` epochs, untuned: ``ref:torch-one-cycle`` (torch's ``OneCycleLR`` 0.004-0.1 on every
 layer) and ``ref:poster-step`` (step 0.01 x0.94 every 2 epochs).
 
@@ -52,22 +59,38 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.sweep import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.tables import markdown_table, mean_std
 from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
-DEVICES = ("gokmen-vlasov", "semi-ideal", "ecram", "reram-es", "pytorch")
+DEVICES = ("gokmen-vlasov", "semi-ideal", "ecram", "reram-es", "pytorch", "floating-point-tile",
+           "floating-point-tile+gv-rule", "gokmen-vlasov+global")
+DIGITAL = ("pytorch", "floating-point-tile", "gokmen-vlasov+global")
+"""Devices tuned with one global LR (``scale`` x ``DIGITAL_LR`` on every layer, analog ones included)."""
+GLOBAL = {"gokmen-vlasov+global": "gokmen-vlasov"}
+"""Pseudo-devices: a pulsed preset trained with one tuned global LR instead of its per-layer device peak."""
+RULE_VS_GLOBAL = (("floating-point-tile+gv-rule", "floating-point-tile"), ("gokmen-vlasov", "gokmen-vlasov+global"))
+"""(per-layer device rule, one tuned global LR) pairs the page compares by seed."""
+TRANSPLANTS = {"floating-point-tile+gv-rule": ("floating-point-tile", "gokmen-vlasov")}
+"""Pseudo-devices: (preset trained, pulsed preset whose per-layer device rule sets every tile's LR)."""
 POLICIES = ("constant", "anneal", "multistep", "one-cycle")
 REFERENCES = ("ref:torch-one-cycle", "ref:poster-step")
 SCALES = (0.5, 1.0, 2.0, 4.0)
 DIGITAL_SCALES = (0.25, 0.5, 1.0, 2.0)
+GRIDS = {"floating-point-tile": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+         "floating-point-tile+gv-rule": (0.25, 0.5, 1.0, 2.0, 4.0), "gokmen-vlasov+global": (0.5, 1.0, 2.0, 4.0, 8.0)}
+"""Scale grids that differ from ``--scales``/``--digital-scales``: tiles take no momentum, so the floating-point tile's
+global LR reaches higher (used when the grid options keep their defaults)."""
 DIGITAL_LR = 0.1
 VALIDATION = 500
 TARGET = 0.95
 FINAL_SEED0 = 100
 COMPARISONS = (("one-cycle", "anneal"), ("one-cycle", "constant"), ("anneal", "constant"),
-               ("multistep", "constant"), ("one-cycle", "multistep"))
+               ("multistep", "constant"), ("one-cycle", "multistep"), ("one-cycle", "ref:torch-one-cycle"))
+"""Paired comparisons on the page; the last is the same shape at the per-layer device peak against torch's one global
+peak (identical on ``pytorch`` when its tuned scale is 1)."""
 FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "status", "accuracies", "final_accuracy",
           "xd_first", "xd_last", "wall_time_s")
 TELEMETRY_FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "epoch", "layer", "xd", "bit_length",
@@ -81,9 +104,10 @@ def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any
         return "one-cycle", {"max_lr": DIGITAL_LR, "analog_max_lr": None}, DIGITAL_LR
     if policy == "ref:poster-step":
         return "step", {"lr": 0.01, "gamma": 0.94, "step_size": 2}, 0.01
-    digital = device == "pytorch"
+    digital = device in DIGITAL
     lr = DIGITAL_LR * scale if digital else DIGITAL_LR
-    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale}
+    reference = {"device_reference": TRANSPLANTS[device][1]} if device in TRANSPLANTS else {}
+    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale} | reference
     if policy == "constant":
         return "constant", {"lr": lr} | peak, lr
     if policy == "anneal":
@@ -91,7 +115,8 @@ def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any
     if policy == "multistep":
         return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
     if policy == "one-cycle":
-        cycle = {"max_lr": lr} | ({} if digital else {"analog_max_lr": "device", "device_pulses": scale})
+        cycle = {"max_lr": lr} | ({"analog_max_lr": None} if digital else
+                                  {"analog_max_lr": "device", "device_pulses": scale} | reference)
         return "one-cycle", cycle, lr
     raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
 
@@ -157,8 +182,7 @@ def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: di
     out = []
     for device in devices:
         for policy in policies:
-            grid = ([1.0] if policy in REFERENCES else
-                    list(args.digital_scales if device == "pytorch" else args.scales) if scales is None else
+            grid = ([1.0] if policy in REFERENCES else scale_grid(device, args) if scales is None else
                     [scales[f"{device}/{policy}"]])
             for scale in grid:
                 for budget in budgets:
@@ -170,9 +194,23 @@ def plan(phase: str, devices: Iterable[str], policies: Iterable[str], scales: di
     return out
 
 
+def preset_of(device: str) -> str:
+    """The preset a study device trains (a transplant pseudo-device trains its base preset)."""
+    return TRANSPLANTS[device][0] if device in TRANSPLANTS else GLOBAL.get(device, device)
+
+
+def scale_grid(device: str, args: argparse.Namespace) -> list[float]:
+    """The tuning grid of ``device``: ``GRIDS`` unless the grid options were given, else the analog or digital grid."""
+    digital = device in DIGITAL
+    given = args.digital_scales if digital else args.scales
+    if device in GRIDS and list(given) == list(DIGITAL_SCALES if digital else SCALES):
+        return list(GRIDS[device])
+    return list(given)
+
+
 def to_job(meta: dict[str, Any], args: argparse.Namespace) -> Job:
     schedule, options, lr = run_spec(meta["device"], meta["policy"], meta["scale"])
-    config = TrainConfig(model="lenet5", preset=meta["device"], dataset="mnist-5k", schedule=schedule,
+    config = TrainConfig(model="lenet5", preset=preset_of(meta["device"]), dataset="mnist-5k", schedule=schedule,
                          schedule_options=options, epochs=meta["budget"], batch_size=64, lr=lr, momentum=0.9,
                          seed=meta["seed"], validation=args.validation, limit=args.limit,
                          count_pulses=meta["phase"] == "telemetry")
@@ -262,17 +300,30 @@ def tuned_scales(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {k: max(sorted(v), key=lambda s: statistics.mean(v[s])) for k, v in scores.items()}
 
 
+def current_finals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The final runs at each policy's tuned scale (and the references): finals left at an earlier tuned scale,
+    before the grid was extended, stay in the CSV but are not compared."""
+    scales = tuned_scales(rows)
+    return [r for r in rows if r["phase"] == "final"
+            and (r["policy"] in REFERENCES or scales.get(f"{r['device']}/{r['policy']}") == r["scale"])]
+
+
 def paired(rows: list[dict[str, Any]], a: str, b: str) -> tuple[int, float, float, float] | None:
     """(n, mean, CI low, CI high) of the paired differences a - b in final test accuracy (points), over the seeds both
     ran; a diverged seed counts 10 % (chance)."""
+    return paired_runs([r for r in rows if r["policy"] == a], [r for r in rows if r["policy"] == b])
+
+
+def paired_runs(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]) -> tuple[int, float, float, float] | None:
+    """:func:`paired` between two sets of runs, matched by seed."""
     from scipy import stats
 
-    acc = {p: {r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1)
-               for r in rows if r["policy"] == p} for p in (a, b)}
-    seeds = sorted(set(acc[a]) & set(acc[b]))
+    acc = [{r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1) for r in rows}
+           for rows in (rows_a, rows_b)]
+    seeds = sorted(set(acc[0]) & set(acc[1]))
     if len(seeds) < 2:
         return None
-    diffs = [acc[a][s] - acc[b][s] for s in seeds]
+    diffs = [acc[0][s] - acc[1][s] for s in seeds]
     mean = statistics.mean(diffs)
     sd = statistics.stdev(diffs)
     if sd == 0:
@@ -286,16 +337,11 @@ def reached(accuracies: list[float]) -> int | None:
 
 
 def fmt_mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    return mean_std(values, missing="-")
 
 
 def table(header: list[str], body: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(row) + " |" for row in body)]
+    return markdown_table(header, body)
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list[dict[str, Any]] | None = None) -> str:
@@ -308,6 +354,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
              f"[`{args.csv.name}`]({args.csv.name}) (one row per run); the protocol is in the script's docstring. "
              "Accuracies in %. Tuning reads validation accuracy only; the final runs read test accuracy only.", ""]
     lines += at_a_glance(rows, devices)
+    lines += transplant_section(rows)
     for device in devices:
         dev = [r for r in rows if r["device"] == device]
         lines += [f"## {device}", "", "### Tuning (validation accuracy, mean over seeds)", ""]
@@ -321,9 +368,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
                 mark = " **←**" if scales.get(f"{device}/{policy}") == s else ""
                 cells.append(f"{statistics.mean(v):.2f} (n={len(v)}){mark}" if v else "-")
             body.append([policy, *cells])
-        what = "global LR ×" if device == "pytorch" else "device pulses"
+        what = "global LR ×" if device in DIGITAL else "device pulses"
         lines += [*table(["policy", *(f"{what} {s:g}" for s in grid)], body), ""]
-        final = [r for r in dev if r["phase"] == "final"]
+        final = [r for r in current_finals(rows) if r["device"] == device]
         for budget in sorted({r["budget"] for r in final}):
             at = [r for r in final if r["budget"] == budget]
             lines += [f"### Final, {budget} epochs (test accuracy)", ""]
@@ -349,8 +396,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
                 if result is None:
                     continue
                 n, mean, low, high = result
-                verdict = "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
-                body.append([f"{a} − {b}", str(n), f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]", verdict])
+                body.append([f"{a} − {b}", str(n), f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]",
+                             verdict(low, high, a, b)])
             if body:
                 lines += ["Paired differences (same seeds), final test accuracy in points, 95 % t interval:", ""]
                 lines += [*table(["difference", "pairs", "mean", "95 % CI", "verdict"], body), ""]
@@ -369,11 +416,46 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
     return "\n".join(lines) + "\n"
 
 
+def verdict(low: float, high: float, a: str, b: str) -> str:
+    return "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
+
+
+def transplant_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Per (rule, global) pair of :data:`RULE_VS_GLOBAL`, budget and policy: the per-layer device rule against one
+    tuned global LR on the same preset, paired by seed."""
+    body = []
+    for device, base in RULE_VS_GLOBAL:
+        final = [r for r in current_finals(rows) if r["device"] in (device, base)]
+        for budget in sorted({r["budget"] for r in final if r["device"] == device}):
+            for policy in POLICIES:
+                pick = [[r for r in final if r["device"] == d and r["budget"] == budget and r["policy"] == policy]
+                        for d in (device, base)]
+                result = paired_runs(*pick)
+                if result is None:
+                    continue
+                n, mean, low, high = result
+                body.append([preset_of(device), str(budget), policy, f"{pick[0][0]['scale']:g}",
+                             f"{pick[1][0]['scale']:g}", str(n), fmt_mean_std([100 * r["final_accuracy"] for r in
+                                                                                pick[0] if r["final_accuracy"]]),
+                             fmt_mean_std([100 * r["final_accuracy"] for r in pick[1] if r["final_accuracy"]]),
+                             f"{mean:+.2f}", f"[{low:+.2f}, {high:+.2f}]",
+                             verdict(low, high, "per-layer rule", "global LR")])
+    if not body:
+        return []
+    return ["## Is the per-layer LR a device effect?", "",
+            "Each row trains one preset two ways, each tuned on validation: every layer at Gokmen-Vlasov's per-layer "
+            "rule (device pulses × `dw_min / s`, `s` measured on that network; on `floating-point-tile` through "
+            "`device_reference`) and every layer at one global LR (× `DIGITAL_LR`). Paired differences (rule − "
+            "global, same seeds), final test accuracy in points, 95 % t interval:", "",
+            *table(["preset", "epochs", "policy", "rule pulses", "global LR ×", "pairs", "rule", "global", "mean",
+                    "95 % CI", "verdict"], body), ""]
+
+
 def at_a_glance(rows: list[dict[str, Any]], devices: list[str]) -> list[str]:
     """One line per device and budget: each paired comparison as mean [95 % CI] in points, and its verdict."""
     body = []
     for device in devices:
-        final = [r for r in rows if r["device"] == device and r["phase"] == "final"]
+        final = [r for r in current_finals(rows) if r["device"] == device]
         for budget in sorted({r["budget"] for r in final}):
             cells = []
             for a, b in COMPARISONS:
@@ -382,8 +464,7 @@ def at_a_glance(rows: list[dict[str, Any]], devices: list[str]) -> list[str]:
                     cells.append("-")
                     continue
                 _, mean, low, high = result
-                verdict = "no difference" if low <= 0 <= high else (f"{a} better" if low > 0 else f"{b} better")
-                cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] {verdict}")
+                cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] {verdict(low, high, a, b)}")
             body.append([device, str(budget), *cells])
     if not body:
         return []
@@ -439,7 +520,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
     paths = []
     for device in sorted({r["device"] for r in rows if r["phase"] == "final"}):
-        final = [r for r in rows if r["device"] == device and r["phase"] == "final"]
+        final = [r for r in current_finals(rows) if r["device"] == device]
         budget = max(r["budget"] for r in final)
         fig, ax = plt.subplots(figsize=(6.5, 4), dpi=120)
         for policy in POLICIES + REFERENCES:
@@ -523,7 +604,7 @@ def study(args: argparse.Namespace) -> None:
             seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
             train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
                           + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
-        if args.phase in ("telemetry", "all") and device != "pytorch":
+        if args.phase in ("telemetry", "all") and device not in DIGITAL and device not in TRANSPLANTS:
             scales = tuned_scales(read_rows(args.csv))
             train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
                                [args.tune_budget], [FINAL_SEED0], args), args)

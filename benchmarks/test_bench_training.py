@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from aihwkit_sc import build, make_optimizer
-from aihwkit_sc.training import Run, TrainConfig, _train_epoch
+from aihwkit_sc.training import Run, TrainConfig, train_epoch
 
 BATCHES = 8
 
@@ -28,7 +28,7 @@ def test_training_loop_vs_hand_written_aihwkit_loop(benchmark: Any) -> None:
     epoch = [0]
 
     def ours() -> None:
-        _train_epoch(run, epoch[0], None, quiet=True)
+        train_epoch(run, epoch[0], None, quiet=True)
         epoch[0] += 1
 
     def hand_written() -> None:

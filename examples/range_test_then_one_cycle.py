@@ -1,6 +1,9 @@
 """LR range test, then one-cycle with the suggested max LR (what `aihwkit-sc train --max-lr auto` does).
 
-    python examples/range_test_then_one_cycle.py --preset semi-ideal --epochs 5
+    python examples/range_test_then_one_cycle.py --epochs 5
+
+On a digital model the suggested LR is every layer's peak. Analog layers take their own device peak instead (the
+range test's LR would reach only their digital biases), which is why ``--max-lr auto`` is refused for them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from aihwkit_sc.training import Run, TrainConfig, train
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="semi-ideal")
+    parser.add_argument("--preset", default="pytorch")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="training digits to use (default: all 4,000)")
     parser.add_argument("--plot", default="lr-find.png")

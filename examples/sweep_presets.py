@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from aihwkit_sc.experiments.parallel import run_all
+from aihwkit_sc.experiments.executor import run_all
 from aihwkit_sc.training import TrainConfig
 
 

@@ -1,9 +1,10 @@
-"""Issue 13's building blocks: device-peak constant/anneal/multistep policies, the fixed validation split, per-epoch
+"""The ablation's building blocks: device-peak constant/anneal/multistep policies, the fixed validation split, per-epoch
 x·d telemetry, and the ablation study script end to end at toy size."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 import statistics
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -137,3 +139,98 @@ def test_ablation_study_end_to_end(tmp_path: Path) -> None:
     # 15 rows, the torn one, and the 4 of the run trained again (the page reads the last rows of a run)
     assert len(list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))) == 15 + 1 + 4
     assert (tmp_path / "a.md").read_text().endswith("Our reading: keep me.\n")
+
+
+@pytest.mark.parametrize("name", ["constant", "cosine", "multistep", "step", "one-cycle"])
+def test_device_reference_puts_a_pulsed_rule_on_floating_point_tiles(name: str) -> None:
+    """Gokmen-Vlasov's per-layer rule on tiles that have no device of their own: pulses x dw_min / s per group."""
+    dw_min = presets.get("gokmen-vlasov").rpu_config().device.dw_min
+    xd = [0.02, 0.005]
+    peak = {"max_lr": 0.05, "analog_max_lr": "device"} if name == "one-cycle" else {"lr": 0.05, "analog_lr": "device"}
+    _, opt = analog_setup("fp-tile")
+    sched = schedules.build(name, opt, epochs=2, steps_per_epoch=4, xd_product=xd, device_pulses=3.0,
+                            device_reference="gokmen-vlasov", **peak)
+    peaks = sched.peak_lrs[1:] if name == "one-cycle" else [opt.param_groups[i]["lr"] for i in (1, 2)]
+    assert peaks == pytest.approx([3 * dw_min / 0.02, 3 * dw_min / 0.005])
+    if name != "one-cycle":
+        assert_tiles_synced(opt)
+    # without a reference, floating-point tiles have no device unit: they keep the schedule's LR
+    _, opt = analog_setup("fp-tile")
+    schedules.build("constant", opt, lr=0.05, analog_lr="device", xd_product=xd, device_pulses=3.0)
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05, 0.05]
+    with pytest.raises(ValueError, match=r"device_reference='pytorch' has no pulsed device with a dw_min: name a "
+                                         r"pulsed preset such as 'gokmen-vlasov'"):
+        schedules.build("constant", opt, lr=0.05, analog_lr="device", xd_product=xd, device_reference="pytorch")
+
+
+def test_floating_point_tile_is_a_tile_lr_preset_listed_by_its_kind() -> None:
+    preset = presets.get("fp-tile")
+    assert (preset.name, preset.kind) == ("floating-point-tile", "floating-point")
+    _, opt = analog_setup("fp-tile")
+    from aihwkit_sc.schedules.analog import is_analog_group
+
+    # one group per tile, taking the tile LR like an analog device (the digital parameters in group 0)
+    assert [is_analog_group(g) for g in opt.param_groups] == [False, True, True]
+    from click.testing import CliRunner
+
+    from aihwkit_sc.cli import main
+
+    listed = CliRunner().invoke(main, ["presets", "list", "--kind", "floating-point", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [p["name"] for p in json.loads(listed.output)] == ["floating-point-tile"]
+
+
+def load_study() -> Any:
+    spec = importlib.util.spec_from_file_location("study_ablation", SCRIPT)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_transplant_trains_floating_point_tiles_with_the_pulsed_rule_and_is_reported_paired() -> None:
+    study = load_study()
+    args = study.parse([])
+    assert study.run_spec("floating-point-tile+gv-rule", "one-cycle", 2.0) == (
+        "one-cycle", {"max_lr": 0.1, "analog_max_lr": "device", "device_pulses": 2.0,
+                      "device_reference": "gokmen-vlasov"}, 0.1)
+    assert study.run_spec("floating-point-tile", "anneal", 4.0)[1] == {"lr": pytest.approx(0.4), "min_lr": 0.0}
+    job = study.to_job({"device": "floating-point-tile+gv-rule", "policy": "constant", "phase": "tune", "scale": 1.0,
+                        "budget": 3, "seed": 0}, args)
+    assert job.config.preset == "floating-point-tile"
+    assert job.config.schedule_options["device_reference"] == "gokmen-vlasov"
+    assert study.scale_grid("floating-point-tile", args) == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    assert study.scale_grid("floating-point-tile", study.parse(["--digital-scales", "1"])) == [1.0]
+    rule = [0.91, 0.93, 0.95]
+    glob = [0.90, 0.90, 0.94]
+    rows = [{"device": d, "policy": "constant", "phase": "final", "scale": s, "budget": 3, "seed": 100 + i,
+             "status": "complete", "accuracies": [a], "final_accuracy": a, "xd_first": [], "xd_last": []}
+            for d, s, accs in (("floating-point-tile+gv-rule", 2.0, rule), ("floating-point-tile", 4.0, glob))
+            for i, a in enumerate(accs)]
+    rows += [{"device": d, "policy": "constant", "phase": "tune", "scale": s, "budget": 3, "seed": 0,
+              "status": "complete", "accuracies": [0.9], "final_accuracy": 0.9}
+             for d, s in (("floating-point-tile+gv-rule", 2.0), ("floating-point-tile", 4.0))]
+    diffs = [100 * (a - b) for a, b in zip(rule, glob, strict=True)]
+    mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
+    low, high = stats.t.interval(0.95, 2, loc=mean, scale=sd / math.sqrt(3))
+    page = "\n".join(study.transplant_section(rows))
+    assert "## Is the per-layer LR a device effect?" in page
+    assert (f"| floating-point-tile | 3 | constant | 2 | 4 | 3 | 93.00 ± 2.00 | 91.33 ± 2.31 | {mean:+.2f} | "
+            f"[{low:+.2f}, {high:+.2f}] | no difference |") in page
+    # a pulsed preset with one global LR: every layer, analog ones included, at scale x 0.1
+    assert study.run_spec("gokmen-vlasov+global", "one-cycle", 4.0) == (
+        "one-cycle", {"max_lr": pytest.approx(0.4), "analog_max_lr": None}, pytest.approx(0.4))
+    assert study.preset_of("gokmen-vlasov+global") == "gokmen-vlasov"
+
+
+def test_finals_left_at_an_earlier_tuned_scale_are_not_compared() -> None:
+    study = load_study()
+
+    def row(policy: str, phase: str, scale: float, seed: int, acc: float) -> dict[str, Any]:
+        return {"device": "floating-point-tile", "policy": policy, "phase": phase, "scale": scale, "budget": 3,
+                "seed": seed, "status": "complete", "accuracies": [acc], "final_accuracy": acc}
+
+    rows = [row("one-cycle", "tune", 8.0, 0, 0.95), row("one-cycle", "tune", 16.0, 0, 0.97),
+            row("one-cycle", "final", 8.0, 100, 0.90), row("one-cycle", "final", 16.0, 100, 0.96),
+            row("ref:poster-step", "final", 1.0, 100, 0.80)]
+    kept = study.current_finals(rows)
+    assert [(r["policy"], r["scale"]) for r in kept] == [("one-cycle", 16.0), ("ref:poster-step", 1.0)]

@@ -51,7 +51,7 @@ def test_train_literal_and_unknown_options(out: str) -> None:
     line = error_line(invoke("train", "-O", "anneal_strategy=cosine", "--out", out))
     assert line == "Error: schedule 'one-cycle' option anneal_strategy: expected 'cos' or 'linear', got 'cosine'"
     line = error_line(invoke("train", "-O", "max_lr=fast", "--out", out))
-    assert line == "Error: schedule 'one-cycle' option max_lr: expected a number or 'auto', got 'fast'"
+    assert line == "Error: schedule 'one-cycle' option max_lr: expected a number, null or 'auto', got 'fast'"
     line = error_line(invoke("train", "-O", "pct_start=NaN", "--out", out))
     assert line == "Error: schedule 'one-cycle' option pct_start: expected a number, got nan"
     line = error_line(invoke("train", "-O", "gama=0.5", "--schedule", "step", "--out", out))

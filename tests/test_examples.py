@@ -16,7 +16,7 @@ def test_one_cycle_mnist5k_example(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     module = runpy.run_path(str(EXAMPLES / "one_cycle_mnist5k.py"))
     result = module["main"](["--epochs", "2", "--limit", "640", "--preset", "semi-ideal"])
     accuracies = result["test_accuracy"]
-    assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies)
+    assert len(accuracies) == 2
     assert accuracies[-1] > 0.2  # learns something in 20 steps (all three modes ~0.3 here): chance is 0.1
     peaks = result["analog_peaks"]  # default: each LeNet-5 layer peaks at its own device LR
     assert len(peaks) == 4 and peaks[0] > peaks[-1] and result["lr_bounds"] == []
@@ -41,5 +41,6 @@ def test_range_test_then_one_cycle_example(tmp_path: Path, capsys: pytest.Captur
 def test_sweep_presets_example(capsys: pytest.CaptureFixture[str]) -> None:
     module = runpy.run_path(str(EXAMPLES / "sweep_presets.py"))
     finals = module["main"](["--presets", "pytorch", "gv", "--epochs", "1", "--limit", "256", "--workers", "1"])
-    assert set(finals) == {"pytorch", "gv"} and all(0 <= a <= 1 for a in finals.values())
+    # one epoch on 256 digits, 64 test digits: measured 27 % (pytorch) and 52 % (gv) here; chance is 10 %
+    assert set(finals) == {"pytorch", "gv"} and all(a > 0.2 for a in finals.values())
     assert "gv" in capsys.readouterr().out

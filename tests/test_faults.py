@@ -1,4 +1,4 @@
-"""Runs and sweeps under faults (issue 12): Ctrl-C, SIGTERM and kill -9 at any point, corrupt or missing files,
+"""Runs and sweeps under faults: Ctrl-C, SIGTERM and kill -9 at any point, corrupt or missing files,
 unwritable folders, two processes on one folder. Each test injects the real fault (a signal, a truncated file, a
 folder where a file must go) and checks that nothing finished is lost and a re-run ends where an uninterrupted run
 would."""
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from aihwkit_sc import rundir, training
-from aihwkit_sc.experiments import sweep, table1
+from aihwkit_sc.experiments import executor, sweep, table1
 from aihwkit_sc.training import CheckpointError, TrainConfig, TrainingStopped, UnreadableCheckpoint, train
 
 TIMING = {"wall_time_s", "samples_per_s"}
@@ -46,7 +46,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 # -- one run ------------------------------------------------------------------------------------------------------
 def test_resume_any_number_of_times(tmp_path: Path) -> None:
     """Defect 1: the second --resume was refused because the first stored the filled-in one-cycle max_lr."""
-    config = tiny(schedule="one-cycle")  # max_lr is filled in from lr by the run
+    config = tiny(schedule="one-cycle")  # max_lr: the optimizer's LR
     full = train(config, tmp_path / "full", quiet=True).metrics
     out = tmp_path / "cut"
     for stop in (1, 2, 3):
@@ -54,7 +54,7 @@ def test_resume_any_number_of_times(tmp_path: Path) -> None:
             train(config, out, resume=stop > 1, quiet=True, on_epoch=stop_at(stop))
         saved = torch.load(out / "checkpoint.pt", weights_only=False)
         assert saved["config"] == training.canonical(config).to_json()
-        assert saved["epoch"] == stop and saved["schedule_options"]["max_lr"] == 0.05
+        assert saved["epoch"] == stop and saved["scheduler"]["peak_lrs"] == [0.05]
     resumed = train(config, out, resume=True, quiet=True).metrics
     assert comparable(resumed) == comparable(full)
     assert comparable(lines(out / "metrics.jsonl")) == comparable(full)
@@ -251,7 +251,7 @@ def test_two_processes_never_share_a_run_folder(tmp_path: Path) -> None:
 
 
 # -- sweeps -------------------------------------------------------------------------------------------------------
-def sweep_jobs(out: Path, seeds: int = 3) -> list[sweep.Job]:
+def sweep_jobs(out: Path, seeds: int = 3) -> list[executor.Job]:
     row = next(r for r in table1.load_rows() if r.id == "mnist-lenet5-one-cycle-12")
     return sweep.expand([row], ["n"], seeds, out, epochs_scale=3 / 12, dataset_override="mnist-5k",
                         batch_size=64, limit=128)
@@ -264,7 +264,7 @@ class EpochSpy:
         self.calls = 0
         self.finished: list[tuple[int, int]] = []
         self.interrupt_at = set(interrupt_at)
-        real = training._train_epoch
+        real = training.train_epoch
 
         def epoch(run: training.Run, index: int, *args: Any) -> dict[str, Any]:
             self.calls += 1
@@ -274,7 +274,7 @@ class EpochSpy:
             self.finished.append((run.config.seed, index + 1))
             return row
 
-        monkeypatch.setattr(training, "_train_epoch", epoch)
+        monkeypatch.setattr(training, "train_epoch", epoch)
 
 
 def test_sweep_interrupted_twice_inside_one_run_finishes_untouched(tmp_path: Path,
@@ -282,17 +282,17 @@ def test_sweep_interrupted_twice_inside_one_run_finishes_untouched(tmp_path: Pat
     """Defect 3 and the issue's 'done when': Ctrl-C stops the whole sweep (it used to stop only the current run);
     interrupted twice inside the same run (seed 1: in epoch 2, then in epoch 3), the re-run finishes it, every finished
     run's files stay byte for byte, no epoch is trained twice, and the records equal an uninterrupted sweep's."""
-    reference = sweep.execute(sweep_jobs(tmp_path / "ref"), workers=1, quiet=True)
+    reference = executor.execute(sweep_jobs(tmp_path / "ref"), workers=1, quiet=True)
     jobs = sweep_jobs(tmp_path / "cut")
     spy = EpochSpy(monkeypatch, interrupt_at=(5, 6))  # calls 1-3: seed 0; 4: seed 1 epoch 1; 5: its epoch 2
-    with pytest.raises(sweep.SweepInterrupted, match=r"interrupted: 1 of 3 runs finished .*run the same command"):
-        sweep.execute(jobs, workers=1, quiet=True)
+    with pytest.raises(executor.SweepInterrupted, match=r"interrupted: 1 of 3 runs finished .*run the same command"):
+        executor.execute(jobs, workers=1, quiet=True)
     assert spy.finished == [(0, 1), (0, 2), (0, 3), (1, 1)]  # seed 2 never started
     kept = {p: p.read_bytes() for p in jobs[0].out_dir.iterdir()}
-    with pytest.raises(sweep.SweepInterrupted, match="1 of 3 runs finished"):
-        sweep.execute(jobs, workers=1, quiet=True)  # call 6: seed 1 again, interrupted at the start of epoch 2
+    with pytest.raises(executor.SweepInterrupted, match="1 of 3 runs finished"):
+        executor.execute(jobs, workers=1, quiet=True)  # call 6: seed 1 again, interrupted at the start of epoch 2
     assert torch.load(jobs[1].out_dir / "checkpoint.pt", weights_only=False)["epoch"] == 1
-    records = sweep.execute(jobs, workers=1, quiet=True)
+    records = executor.execute(jobs, workers=1, quiet=True)
     assert {p: p.read_bytes() for p in jobs[0].out_dir.iterdir()} == kept
     assert sorted(Counter(spy.finished).values()) == [1] * 9  # every (run, epoch) trained exactly once
     assert all(r is not None for r in records)
@@ -306,13 +306,13 @@ def test_corrupt_result_is_named_and_the_run_finished_from_its_checkpoint(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Defect 4: one truncated or empty result.json blocked the whole sweep with a traceback naming no file."""
     jobs = sweep_jobs(tmp_path, seeds=3)
-    first = sweep.execute(jobs, workers=1, quiet=True)
+    first = executor.execute(jobs, workers=1, quiet=True)
     text = jobs[0].result_path.read_text()
     jobs[0].result_path.write_text(text[: text.index('"metrics"') + 5])  # torn inside a key
     jobs[1].result_path.write_text("{}")
     capsys.readouterr()
     spy = EpochSpy(monkeypatch)
-    again = sweep.execute(jobs, workers=1, quiet=True)
+    again = executor.execute(jobs, workers=1, quiet=True)
     err = capsys.readouterr().err.splitlines()
     assert [line.split(" cannot be read ")[0] for line in err] == [str(jobs[0].result_path),
                                                                   str(jobs[1].result_path)]
@@ -329,7 +329,7 @@ def test_unreadable_checkpoint_in_a_sweep_is_set_aside(tmp_path: Path, monkeypat
         train(job.config, job.out_dir, quiet=True, on_epoch=stop_at(2))
     (job.out_dir / "checkpoint.pt").write_bytes(b"\x00" * 100)
     spy = EpochSpy(monkeypatch)
-    (record,) = sweep.execute([job], workers=1, quiet=True)
+    (record,) = executor.execute([job], workers=1, quiet=True)
     assert record is not None and record["summary"]["epochs_done"] == 3
     assert spy.finished == [(0, 1), (0, 2), (0, 3)]
     assert (job.out_dir / "checkpoint.pt.unreadable").read_bytes() == b"\x00" * 100
@@ -340,9 +340,9 @@ def test_a_second_sweep_into_the_same_folder_stops_at_once(tmp_path: Path) -> No
     """Defect 3: nothing stopped a re-run from sharing a running sweep's folders."""
     jobs = sweep_jobs(tmp_path / "s")
     root = tmp_path / "s" / "runs" / jobs[0].row / "pytorch"
-    with rundir.locked(root, what="sweep", name=sweep.SWEEP_LOCK), \
+    with rundir.locked(root, what="sweep", name=executor.SWEEP_LOCK), \
             pytest.raises(rundir.RunDirectoryError, match=r"in use by another sweep \(pid \d+\)"):
-        sweep.execute(jobs, workers=1, quiet=True)
+        executor.execute(jobs, workers=1, quiet=True)
     assert not jobs[0].out_dir.exists()
 
 

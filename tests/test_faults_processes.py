@@ -1,4 +1,4 @@
-"""Real signals to real processes (issue 12): a two-worker ``reproduce table1`` sweep stopped by Ctrl-C to its whole
+"""Real signals to real processes: a two-worker ``reproduce table1`` sweep stopped by Ctrl-C to its whole
 process group twice, then finished; and the parent killed with ``kill -9``, after which no worker may live on."""
 
 from __future__ import annotations

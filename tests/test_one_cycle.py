@@ -369,7 +369,7 @@ def test_guard_rails(kwargs: dict[str, Any], message: str) -> None:
     {"base_momentum": torch.tensor(0.8), "max_momentum": torch.tensor(0.9)},
 ], ids=repr)
 def test_arguments_torch_takes_are_taken(kwargs: dict[str, Any]) -> None:
-    """Rejected before issue 12; torch takes them, so a drop-in replacement must (values: the torch-cases tests)."""
+    """Once rejected here; torch takes them, so a drop-in replacement must (values: the torch-cases tests)."""
     args = {"max_lr": 0.1, "total_steps": 10} | kwargs
     ours_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
     torch_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))

@@ -36,3 +36,10 @@ def test_lazy_names_resolve_to_their_modules() -> None:
 def test_unknown_attribute_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = aihwkit_sc.nope  # type: ignore[attr-defined]
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "aihwkit_sc", "--version"], capture_output=True, text=True,
+                          timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"aihwkit-sc {aihwkit_sc.__version__}"

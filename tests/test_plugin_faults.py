@@ -1,4 +1,4 @@
-"""Trust under faults (issue 12): a broken plugin is reported by name and never takes the others down."""
+"""Trust under faults: a broken plugin is reported by name and never takes the others down."""
 
 from __future__ import annotations
 

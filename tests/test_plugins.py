@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import json
-import os
-import subprocess
-import sys
 import warnings
 from typing import Any
 
@@ -107,41 +102,6 @@ def test_misspelled_hook_is_reported_and_plugin_dropped(fresh_host: plugins.Plug
 def test_unknown_registry_kind(fresh_host: plugins.PluginHost) -> None:
     with pytest.raises(ValueError, match="unknown registry kind 'presets': choose one of preset, schedule"):
         fresh_host.registry("presets")
-
-
-def _run(code: str, env_value: str | None) -> Any:
-    env = dict(os.environ)
-    env.pop(plugins.ENV_VAR, None)
-    if env_value is not None:
-        env[plugins.ENV_VAR] = env_value
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout)
-
-
-LIST_PLUGINS = (
-    "import json; from aihwkit_sc.plugins import get_host\n"
-    "print(json.dumps([[i.name, i.distribution, i.builtin] for i in get_host().plugins()]))"
-)
-
-
-@pytest.mark.slow
-def test_real_entry_point_plugin_loads_lazily_with_its_distribution() -> None:
-    """The example plugin in plugins/ is pip-installed by `make install`; it comes in through its entry point."""
-    eps = {ep.name for ep in md.entry_points(group=plugins.ENTRY_POINT_GROUP)}
-    assert "example_device" in eps
-    rows = _run(LIST_PLUGINS, None)
-    assert ["example_device", "aihwkit-sc-example-device", False] in rows
-    code = "import sys, aihwkit_sc.plugins; print(int('aihwkit_sc_example_device' in sys.modules))"
-    assert _run(code, None) == 0  # importing the plugin machinery loads nothing
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("value", "expected"), [("", False), ("example_device", True),
-                                                  ("aihwkit-sc-example-device", True), ("other", False)])
-def test_environment_variable_limits_entry_points(value: str, expected: bool) -> None:
-    names = [row[0] for row in _run(LIST_PLUGINS, value)]
-    assert ("example_device" in names) is expected
-    assert "aihwkit_sc.default_plugins.presets" in names
 
 
 def test_no_warnings_with_the_installed_plugins() -> None:

@@ -1,4 +1,4 @@
-"""The CPU pulse estimate against a direct count of the pulses aihwkit fires (issue 13).
+"""The CPU pulse estimate against a direct count of the pulses aihwkit fires.
 
 A ConstantStep device with no device-to-device or cycle-to-cycle spread, no asymmetry and far bounds moves a weight
 by exactly ``dw_min`` per coincidence (``dw_min`` a power of two, weights starting at 0, so float32 sums are exact).

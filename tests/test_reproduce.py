@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from aihwkit_sc.cli import main
-from aihwkit_sc.experiments import report, sweep, table1
+from aihwkit_sc.experiments import executor, report, sweep, table1
 from aihwkit_sc.training import TrainingStopped, train
 
 MNIST_ROWS = [r for r in table1.load_rows() if r.dataset == "mnist"]
 
 
-def tiny_jobs(out: Path, devices: tuple[str, ...] = ("n",), seeds: int = 2) -> list[sweep.Job]:
+def tiny_jobs(out: Path, devices: tuple[str, ...] = ("n",), seeds: int = 2) -> list[executor.Job]:
     row = next(r for r in MNIST_ROWS if r.id == "mnist-lenet5-one-cycle-12")
     return sweep.expand([row], devices, seeds, out, epochs_scale=2 / 12, dataset_override="mnist-5k",
                         batch_size=64, limit=128)
@@ -48,28 +48,28 @@ def test_expand_errors(tmp_path: Path) -> None:
 
 def test_resume_skips_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = tiny_jobs(tmp_path)
-    first = sweep.execute(jobs, workers=1, quiet=True)
+    first = executor.execute(jobs, workers=1, quiet=True)
     assert all(r is not None and r["summary"]["status"] == "complete" for r in first)
     assert all(job.result_path.is_file() for job in jobs)
     calls: list[str] = []
-    real = sweep.run_job
+    real = executor.run_job
 
     def counting(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
         calls.append(out_dir)
         return real(config, out_dir)
 
-    monkeypatch.setattr(sweep, "run_job", counting)
-    again = sweep.execute(jobs, workers=1, quiet=True)
+    monkeypatch.setattr(executor, "run_job", counting)
+    again = executor.execute(jobs, workers=1, quiet=True)
     assert calls == [] and again == first
     jobs[1].result_path.unlink()
     (jobs[1].out_dir / "checkpoint.pt").unlink()
-    sweep.execute(jobs, workers=1, quiet=True)
+    executor.execute(jobs, workers=1, quiet=True)
     assert calls == [str(jobs[1].out_dir)]
 
 
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     (job,) = tiny_jobs(tmp_path / "cut", seeds=1)
-    (reference,) = sweep.execute(tiny_jobs(tmp_path / "full", seeds=1), workers=1, quiet=True)
+    (reference,) = executor.execute(tiny_jobs(tmp_path / "full", seeds=1), workers=1, quiet=True)
 
     def stop(row: dict[str, Any]) -> None:
         raise KeyboardInterrupt
@@ -77,7 +77,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(TrainingStopped):
         train(job.config, job.out_dir, quiet=True, on_epoch=stop)  # killed after epoch 1 of 2
     assert not job.result_path.exists() and (job.out_dir / "checkpoint.pt").is_file()
-    (record,) = sweep.execute([job], workers=1, quiet=True)
+    (record,) = executor.execute([job], workers=1, quiet=True)
     assert record is not None and reference is not None
     strip = ("wall_time_s", "samples_per_s")
     assert [{k: v for k, v in m.items() if k not in strip} for m in record["metrics"]] == \
@@ -109,14 +109,14 @@ def test_table_format(tmp_path: Path) -> None:
 def test_ray_backend_on_a_local_instance(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     jobs = tiny_jobs(tmp_path)
-    records = sweep.execute(jobs, backend="ray", workers=2, quiet=True)
+    records = executor.execute(jobs, backend="ray", workers=2, quiet=True)
     assert all(r is not None and r["summary"]["status"] == "complete" for r in records)
     assert all(json.loads(job.result_path.read_text())["config"]["seed"] == job.seed for job in jobs)
 
 
 def test_unknown_backend(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown backend 'dask': choose 'local' or 'ray'"):
-        sweep.execute(tiny_jobs(tmp_path), backend="dask", quiet=True)
+        executor.execute(tiny_jobs(tmp_path), backend="dask", quiet=True)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from aihwkit_sc.registry import UnknownNameError
 
 
 def test_builtin_schedules_registered() -> None:
-    assert {"one-cycle", "step", "constant", "cosine", "triangular", "linear-warmup"} <= set(schedules.names())
+    assert {"one-cycle", "step", "multistep", "constant", "cosine", "triangular"} <= set(schedules.names())
 
 
 def test_step_shape() -> None:  # poster style step/0.01/0.5/2 at 5 steps per epoch
@@ -54,11 +54,6 @@ def test_one_cycle_shape_and_momentum() -> None:
     assert momentum[0] == pytest.approx(0.95) and momentum[29] == pytest.approx(0.85)
 
 
-def test_plugin_schedule_shape() -> None:
-    lr = schedules.trace("linear-warmup", epochs=3, steps_per_epoch=4, lr=0.08, warmup=1)["lr"]
-    assert lr[:5] == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.08])
-
-
 def test_build_errors() -> None:
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"schedule 'step' has no option 'gama': it takes steps_per_epoch, epochs"):
@@ -89,8 +84,6 @@ def test_build_checks_option_types() -> None:
     with pytest.raises(ValueError, match=r"^schedule 'triangular' option mode: expected 'triangular', 'triangular2' "
                                          r"or 'exp_range', got 'tri'$"):
         schedules.build("triangular", opt, steps_per_epoch=3, mode="tri")
-    with pytest.raises(ValueError, match=r"^schedule 'linear-warmup' option warmup: expected a number, got '1'$"):
-        schedules.build("linear-warmup", opt, steps_per_epoch=3, warmup="1")  # a plugin's schedule, by annotation
     # the right types pass: ints for floats, lists for sequences, None for optionals, Literal strings
     schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, max_lr=1, three_phase=True, analog_max_lr=None,
                     xd_product=[1.0, 2], analog_lr_bounds=[0.001, 0.1])
@@ -104,9 +97,9 @@ def test_check_options_run_supplied_and_auto() -> None:
     with pytest.raises(ValueError, match=r"^schedule 'cosine' option steps_per_epoch cannot be set here"):
         schedules.check_run_options("cosine", {"steps_per_epoch": 3})
     schedules.check_run_options("one-cycle", {"max_lr": "auto", "xd_product": "auto"})  # the run measures these
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number, got 'auto'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number or null, got 'auto'"):
         schedules.check_options("one-cycle", {"max_lr": "auto"})  # build itself takes numbers only
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number or 'auto', got 'fast'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a number, null or 'auto', got 'fast'"):
         schedules.check_run_options("one-cycle", {"max_lr": "fast"})
 
 
@@ -123,8 +116,8 @@ def test_cli_schedules_list_and_plot(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["schedules", "list", "--json"])
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert rows["one-cycle"]["options"]["max_lr"] == 0.1 and rows["one-cycle"]["options"]["epochs"] is None
-    assert rows["linear-warmup"]["plugin"] == "example_device"
+    assert rows["one-cycle"]["options"]["max_lr"] is None and rows["one-cycle"]["options"]["epochs"] is None
+    assert rows["one-cycle"]["needs"] == ["xd_product"] and rows["triangular"]["needs"] == []
     out = tmp_path / "s.png"
     result = CliRunner().invoke(main, ["schedules", "plot", "step", "--epochs", "4", "--steps-per-epoch", "3",
                                        "-O", "gamma=0.1", "-O", "step_size=1", "-o", str(out)])

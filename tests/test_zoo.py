@@ -125,10 +125,3 @@ def test_models_list_cli() -> None:
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["resnet18"]["input_size"] == [3, 32, 32] and rows["lenet5"]["aliases"] == ["lenet"]
-    assert rows["tiny-mlp"]["plugin"] == "example_device"
-
-
-def test_plugin_model_builds_analog() -> None:
-    model = build("tiny-mlp", preset="gv", hidden=8)
-    assert len(zoo.analog_layers(model)) == 2
-    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)

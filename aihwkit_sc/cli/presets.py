@@ -6,6 +6,8 @@ import json
 
 import click
 
+from aihwkit_sc.presets import KINDS
+
 
 @click.group()
 def presets() -> None:
@@ -15,8 +17,7 @@ def presets() -> None:
 @presets.command("list")
 @click.option("--include", "-i", multiple=True, help="fnmatch pattern on names/aliases (repeatable).")
 @click.option("--exclude", "-e", multiple=True, help="fnmatch pattern to leave out (repeatable).")
-@click.option("--kind", type=click.Choice(["digital", "pulsed", "compound", "transfer", "mixed-precision",
-                                           "inference", "error"]),
+@click.option("--kind", type=click.Choice([*KINDS, "error"]),
               help="Only presets of this kind ('error': those whose factory fails).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(include: tuple[str, ...], exclude: tuple[str, ...], kind: str | None, as_json: bool) -> None:

@@ -41,8 +41,8 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
     Finished runs are kept and skipped when the command is run again; interrupted runs resume.
     """
     from aihwkit_sc.data import DatasetUnavailableError
+    from aihwkit_sc.experiments.executor import SweepInterrupted
     from aihwkit_sc.experiments.reproduce import reproduce_table1
-    from aihwkit_sc.experiments.sweep import SweepInterrupted
 
     try:
         summary = reproduce_table1(

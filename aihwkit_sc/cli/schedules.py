@@ -18,15 +18,16 @@ def schedules() -> None:
 @schedules.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
-    """List schedules with their options and defaults."""
+    """List schedules with their options, defaults and what a run measures for them (needs)."""
     from aihwkit_sc.plugins import registry
-    from aihwkit_sc.schedules import options
+    from aihwkit_sc.schedules import needs, options
 
     rows: list[dict[str, Any]] = []
     for entry in registry("schedule").entries():
         opts = {k: (None if v is inspect.Parameter.empty else v) for k, v in options(entry.name).items()}
         rows.append({"name": entry.name, "aliases": list(entry.aliases), "plugin": entry.plugin,
-                     "description": entry.description, "options": opts})
+                     "description": entry.description, "options": opts,
+                     "needs": list(needs(entry.name))})
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -34,6 +35,8 @@ def list_(as_json: bool) -> None:
         aliases = f" ({', '.join(row['aliases'])})" if row["aliases"] else ""
         click.echo(f"{row['name']}{aliases}: {row['description']}")
         click.echo("    " + ", ".join(f"{k}={v}" for k, v in row["options"].items()))
+        if row["needs"]:
+            click.echo(f"    measured by the run: {', '.join(row['needs'])}")
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:

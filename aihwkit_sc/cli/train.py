@@ -76,8 +76,11 @@ def train(model: str, preset: str, dataset: str, batch_size: int, momentum: floa
     def report(row: dict[str, Any]) -> None:
         if not quiet:
             pulses = f", pulses {row['pulses']:.3g}" if row["pulses"] is not None else ""
+            tiles = row.get("tile_lr") or []  # analog layers take their own LR: the digital one is not the run's
+            lr = (f"lr {row['lr']:.4g} digital, {min(tiles):.3g}-{max(tiles):.3g} analog" if tiles
+                  else f"lr {row['lr']:.4g}")
             click.echo(f"epoch {row['epoch']:>3}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
-                       f" | test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.4f} | lr {row['lr']:.4g}"
+                       f" | test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.4f} | {lr}"
                        f" | {row['samples_per_s']:.0f} samples/s{pulses}")
 
     try:

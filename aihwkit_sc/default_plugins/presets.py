@@ -54,6 +54,12 @@ def _semi_ideal() -> Any:
     return remove_cycle_to_cycle(GokmenVlasovPreset())
 
 
+def _floating_point_tile() -> Any:
+    from aihwkit.simulator.configs import FloatingPointRPUConfig
+
+    return FloatingPointRPUConfig()
+
+
 def _single_device(device_cls: type) -> Callable[[], Any]:
     def factory() -> Any:
         from aihwkit.simulator.configs import SingleRPUConfig
@@ -71,19 +77,16 @@ def register_presets(register: Register) -> None:
              description="plain digital torch layers, no aihwkit tiles (the poster's 'Normal PyTorch')")
     register("semi-ideal", _semi_ideal, aliases=["si"],
              description="Gokmen-Vlasov without cycle-to-cycle variation (dw_min_std=0), device-to-device kept")
+    register("floating-point-tile", _floating_point_tile, aliases=["fp-tile"],
+             description="aihwkit FloatingPointRPUConfig: exact updates through the analog tile path (tile LR, no "
+                         "pulses, no noise, no momentum on weights)")
 
     from aihwkit.simulator import presets as aihwkit_presets
-    from aihwkit.simulator.configs import (
-        DigitalRankUpdateRPUConfig,
-        InferenceRPUConfig,
-        SingleRPUConfig,
-        TorchInferenceRPUConfig,
-        UnitCellRPUConfig,
-    )
     from aihwkit.simulator.configs.devices import PulsedDevice
 
-    config_bases = (SingleRPUConfig, UnitCellRPUConfig, DigitalRankUpdateRPUConfig, InferenceRPUConfig,
-                    TorchInferenceRPUConfig)
+    from aihwkit_sc.presets import config_classes
+
+    config_bases = tuple(cls for cls, _ in config_classes())
     for attr in sorted(dir(aihwkit_presets)):
         obj = getattr(aihwkit_presets, attr)
         if not (isinstance(obj, type) and attr.endswith("Preset") and issubclass(obj, config_bases)):

@@ -14,11 +14,14 @@ def register_schedules(register: Register) -> None:
     from aihwkit_sc.schedules.step import step
     from aihwkit_sc.schedules.triangular import triangular
 
-    register("one-cycle", one_cycle, aliases=["onecycle", "clr", "sc"],
+    # needs: the device peak and bounds read each analog layer's measured x·d (aihwkit_sc.schedules.MEASURED)
+    device = ("xd_product",)
+    register("one-cycle", one_cycle, aliases=["onecycle", "clr", "sc"], needs=device,
              description="one-cycle LR with inverse momentum cycling, analog-aware (Smith & Topin 2018)")
-    register("step", step, description="LR × gamma every step_size epochs (the poster's baseline)")
-    register("multistep", multistep, description="LR × gamma at fractions of the run (×0.1 at 50 % and 75 %)")
-    register("constant", constant, description="the same LR throughout")
-    register("cosine", cosine, description="cosine annealing from lr to min_lr over the run")
+    register("step", step, needs=device, description="LR × gamma every step_size epochs (the poster's baseline)")
+    register("multistep", multistep, needs=device,
+             description="LR × gamma at fractions of the run (×0.1 at 50 % and 75 %)")
+    register("constant", constant, needs=device, description="the same LR throughout")
+    register("cosine", cosine, needs=device, description="cosine annealing from lr to min_lr over the run")
     register("triangular", triangular, aliases=["cyclic"],
              description="cyclical LR between base_lr and max_lr (Smith 2017)")

@@ -1,1 +1,1 @@
-"""Experiments built on the one training loop: the demo, (later) the poster's Table 1 and sweeps."""
+"""Experiments built on the one training loop: the demo, the poster's Table 1 and its sweeps."""

@@ -10,16 +10,16 @@ peak is docs/results/ablation.md).
 from __future__ import annotations
 
 import socket
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aihwkit_sc.experiments.tables import markdown_table, mean_std
 from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 from aihwkit_sc.training import TrainConfig
 
 DEVICES = ("pytorch", "semi-ideal", "gokmen-vlasov")
-ANALOG_LABELS = {"device": " +device peak", "clamp": " +device floor", "plain": ""}
+ANALOG_LABELS = {"device": " +device peak", "clamp": " +device bounds", "plain": ""}
 SHORT = {"pytorch": "N", "semi-ideal": "SI", "gokmen-vlasov": "GV"}
 
 
@@ -97,18 +97,9 @@ def table(spec: DemoSpec, dataset: str, results: dict[tuple[str, str], list[floa
         cm = "0.9" if momentum == 0.9 else "0.95-0.85"
         row = [dataset, "LeNet-5", label, cm, f"{spec.weight_decay:g}", str(spec.batch_size), str(spec.epochs)]
         for device in spec.devices:
-            accs = [100 * a for a in results.get((label, device), [])]
-            if not accs:
-                row.append("–")
-            elif len(accs) == 1:
-                row.append(f"{accs[0]:.2f}")
-            else:
-                row.append(f"{statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f}")
+            row.append(mean_std([100 * a for a in results.get((label, device), [])]))
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return "\n".join(markdown_table(rows[0], rows[1:], pad=True))
 
 
 def run_demo(spec: DemoSpec, out: str | Path, *, workers: int = 2, quiet: bool = False,
@@ -116,7 +107,7 @@ def run_demo(spec: DemoSpec, out: str | Path, *, workers: int = 2, quiet: bool =
     """Train every device × schedule (× seed), write the table and one figure per device; return it all."""
     import json
 
-    from aihwkit_sc.experiments.parallel import run_all
+    from aihwkit_sc.experiments.executor import run_all
     from aihwkit_sc.plots import plot_curves
 
     out = Path(out)

@@ -8,8 +8,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.sweep import Job
+from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.table1 import RowSpec
+from aihwkit_sc.experiments.tables import markdown_table
 
 
 def cell(values: list[float]) -> tuple[float | None, float | None]:
@@ -60,14 +61,11 @@ def _pm(mean: float | None, std: float | None) -> str:
 def markdown(table: list[dict[str, Any]]) -> str:
     head = ["Row", "Dataset", "Network", "PL/Setting", "CM/SS", "WD", "Batch", "Epoch (poster)", "Device",
             "Ours (%)", "n", "Poster (%)", "Ours − poster"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for t in table:
-        diff = "–" if t["difference"] is None else f"{t['difference']:+.2f}"
-        lines.append("| " + " | ".join([
-            t["row"], t["dataset"], t["model"], t["setting"], t["momentum"], f"{t['weight_decay']:g}", str(t["batch"]),
-            f"{t['epochs']} ({t['paper_epochs']})", t["device"], _pm(t["ours_mean"], t["ours_std"]), str(t["runs"]),
-            _pm(t["paper_mean"], t["paper_std"]), diff]) + " |")
-    return "\n".join(lines)
+    rows = [[t["row"], t["dataset"], t["model"], t["setting"], t["momentum"], f"{t['weight_decay']:g}", str(t["batch"]),
+             f"{t['epochs']} ({t['paper_epochs']})", t["device"], _pm(t["ours_mean"], t["ours_std"]), str(t["runs"]),
+             _pm(t["paper_mean"], t["paper_std"]), "–" if t["difference"] is None else f"{t['difference']:+.2f}"]
+            for t in table]
+    return "\n".join(markdown_table(head, rows))
 
 
 def to_csv(table: list[dict[str, Any]]) -> str:

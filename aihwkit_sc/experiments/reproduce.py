@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments import report, sweep, table1
+from aihwkit_sc.experiments import executor, report, sweep, table1
 from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 
 MATCHED = "matched_lr.json"
@@ -87,7 +87,7 @@ def reproduce_table1(
                 lr = found[f"{row.id}|{device}"]
                 variant = dataclasses.replace(matched, lr=lr, schedule_options=row.schedule_options | {"lr": lr})
                 jobs += sweep.expand([variant], [device], seeds, out, **common)  # type: ignore[arg-type]
-    records = sweep.execute(jobs, backend=backend, workers=workers, address=address, quiet=quiet)
+    records = executor.execute(jobs, backend=backend, workers=workers, address=address, quiet=quiet)
     table = report.table_rows(all_rows, device_names, jobs, records)
     out.mkdir(parents=True, exist_ok=True)
     text = report.markdown(table)

@@ -3,7 +3,9 @@
 >>> from aihwkit_sc.schedules import AnalogOneCycleLR, build
 >>> sched = build("one-cycle", optimizer, epochs=10, steps_per_epoch=79, max_lr=0.1)
 
-Every named schedule is stepped once per batch and registered through the ``register_schedules`` hook.
+Every named schedule is stepped once per batch and registered through the ``register_schedules`` hook. A schedule
+says what it wants measured by the training run in its registry entry (``needs=("xd_product",)``, see
+:data:`MEASURED`); the run measures exactly that, for built-in and plugin schedules alike.
 """
 
 from __future__ import annotations
@@ -22,16 +24,26 @@ from torch.optim.lr_scheduler import LRScheduler
 from aihwkit_sc.plugins import registry
 from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
+from aihwkit_sc.schedules.sync import TileSyncMixin
 from aihwkit_sc.schedules.xd import measure_xd_product
 
-__all__ = ["RUN_SUPPLIED", "AnalogOneCycleLR", "build", "check_options", "check_run_options", "device_lr_bounds",
-           "is_analog_group", "measure_xd_product", "names", "options", "sync_tiles", "trace"]
+__all__ = ["MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "TileSyncMixin", "build", "check_options",
+           "check_run_options", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs",
+           "options", "sync_tiles", "trace"]
 
 RUN_SUPPLIED: dict[str, str] = {
     "epochs": "the run passes it; use --epochs (TrainConfig.epochs) instead",
     "steps_per_epoch": "the run passes it (its batches per epoch, from the dataset, --limit and --batch-size)",
 }
 """Options a training run passes to every schedule itself, with what to do instead of giving them as options."""
+
+MEASURED: dict[str, str] = {
+    "xd_product": "the per-sample max|x|·max|d| of each analog group, on the first training batch (no update applied; "
+                  "left out on a model without analog groups)",
+    "max_lr": "an LR range test's suggestion (fastai's valley; digital models only)",
+}
+"""Options a training run can measure. ``"auto"`` as an option's value always means *measured by the run*; a schedule
+whose registry entry lists an option in ``needs`` gets it measured whenever the user leaves it out."""
 
 
 def names() -> list[str]:
@@ -46,6 +58,13 @@ def options(name: str) -> dict[str, Any]:
         p.name: p.default for p in inspect.signature(factory).parameters.values()
         if p.kind is inspect.Parameter.KEYWORD_ONLY
     }
+
+
+def needs(name: str) -> tuple[str, ...]:
+    """The options schedule ``name`` wants the run to measure when they are left out (its entry's ``needs``, checked
+    at registration: options of its own, among :data:`MEASURED`)."""
+    declared: Any = registry("schedule").entry(name).extra.get("needs", ())
+    return (declared,) if isinstance(declared, str) else tuple(declared)
 
 
 def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, str] | None = None,
@@ -79,8 +98,8 @@ def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, 
 
 def check_run_options(name: str, opts: Mapping[str, Any]) -> None:
     """:func:`check_options` for a training run's ``schedule_options``: no ``epochs`` or ``steps_per_epoch`` (the
-    run passes them), and ``max_lr``/``xd_product`` may be ``"auto"`` (the run measures them)."""
-    check_options(name, opts, supplied=RUN_SUPPLIED, auto=("max_lr", "xd_product"))
+    run passes them), and the options in :data:`MEASURED` may be ``"auto"`` (the run measures them)."""
+    check_options(name, opts, supplied=RUN_SUPPLIED, auto=tuple(MEASURED))
 
 
 def build(name: str, optimizer: Optimizer, **opts: Any) -> LRScheduler:

@@ -24,13 +24,16 @@ class AnalogConstantLR(TileSyncMixin, LambdaLR):
 def constant(
     optimizer: Optimizer, *, steps_per_epoch: int | None = None, epochs: int | None = None, lr: float | None = None,
     analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = 1.0,
+    device_pulses: float = 1.0, device_reference: str | None = None,
 ) -> AnalogConstantLR:
     """Constant LR (``lr``, default: the optimizer's).
 
     Args:
         analog_lr: LR of the analog groups: a number, or ``"device"`` for ``device_pulses`` device LR units per group
             (:mod:`aihwkit_sc.schedules.device`; needs ``xd_product``). Default: ``lr``.
+        device_reference: a pulsed preset whose ``dw_min`` and ``desired_bl`` define the device LR unit of every analog
+            group (default: each tile's own device), e.g. to put Gokmen-Vlasov's per-layer rule on floating-point
+            tiles.
     """
-    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     return AnalogConstantLR(optimizer, _one)

@@ -20,7 +20,7 @@ class AnalogCosineAnnealingLR(TileSyncMixin, CosineAnnealingLR):
 def cosine(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: float | None = None, min_lr: float = 0.0,
     analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = 1.0,
+    device_pulses: float = 1.0, device_reference: str | None = None,
 ) -> AnalogCosineAnnealingLR:
     """LR from ``lr`` down to ``min_lr`` along a half cosine over ``epochs`` (anneal only: no warm-up).
 
@@ -28,6 +28,9 @@ def cosine(
         analog_lr: starting LR of the analog groups: a number, or ``"device"`` for ``device_pulses`` device LR units
             per group (:mod:`aihwkit_sc.schedules.device`; needs ``xd_product``). Default: ``lr``. Every group ends
             at ``min_lr``.
+        device_reference: a pulsed preset whose ``dw_min`` and ``desired_bl`` define the device LR unit of every analog
+            group (default: each tile's own device), e.g. to put Gokmen-Vlasov's per-layer rule on floating-point
+            tiles.
     """
-    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     return AnalogCosineAnnealingLR(optimizer, T_max=epochs_to_steps("epochs", epochs, steps_per_epoch), eta_min=min_lr)

@@ -8,7 +8,10 @@ With update management, a pulsed update of one sample (input ``x``, error ``d``)
   cross-points fire no pulse at all, and
 - saturates at ``lr = desired_bl · dw_min / s``.
 
-``dw_min`` and ``desired_bl`` come from the tile's configuration (the first, fast, device of a compound).
+``dw_min`` and ``desired_bl`` come from the tile's configuration (the first, fast, device of a compound), or from
+a *reference* preset for every group: ``device_reference="gokmen-vlasov"`` applies Gokmen-Vlasov's per-layer rule to
+tiles with no pulsed device of their own (e.g. ``floating-point-tile``), which tells a device effect from a per-layer
+LR effect.
 """
 
 from __future__ import annotations
@@ -19,25 +22,40 @@ from typing import Any
 
 from torch.optim import Optimizer
 
+from aihwkit_sc.devices import device_unit
 from aihwkit_sc.schedules import analog
 from aihwkit_sc.schedules._common import positive
 
 Bounds = tuple[float, float]
 
 
-def device_lr_bounds(group: dict[str, Any], xd_product: float = 1.0) -> Bounds:
-    """``[dw_min / s, desired_bl · dw_min / s]`` over the group's tiles; ``(0, inf)`` when no tile is pulsed."""
-    from aihwkit_sc.presets import pulsed_devices
+def reference_unit(reference: str | None) -> tuple[float, int] | None:
+    """``(dw_min, desired_bl)`` of the preset named ``reference`` (``None``: each tile's own)."""
+    if reference is None:
+        return None
+    from aihwkit_sc import presets
 
+    if not isinstance(reference, str):
+        raise ValueError(f"device_reference must be a preset name, got {reference!r}")
+    preset = presets.get(reference)
+    unit = None if preset.digital else device_unit(preset.rpu_config())
+    if unit is None:
+        raise ValueError(f"device_reference={reference!r} has no pulsed device with a dw_min: name a pulsed preset "
+                         "such as 'gokmen-vlasov'")
+    return unit
+
+
+def device_lr_bounds(group: dict[str, Any], xd_product: float = 1.0, reference: str | None = None) -> Bounds:
+    """``[dw_min / s, desired_bl · dw_min / s]`` over the group's tiles (their own device, or the ``reference``
+    preset's for every tile); ``(0, inf)`` when no tile is pulsed and no reference is given."""
     positive("xd_product", xd_product)
+    ref = reference_unit(reference)
     lows, highs = [], []
     for tile in analog.group_tiles(group):
-        config = tile.rpu_config
-        devices = list(pulsed_devices(config))
-        if not devices or not getattr(devices[0], "dw_min", None):
+        unit = ref or device_unit(tile.rpu_config)
+        if unit is None:
             continue
-        dw_min = float(devices[0].dw_min)
-        bl = float(getattr(getattr(config, "update", None), "desired_bl", 1) or 1)
+        dw_min, bl = unit
         lows.append(dw_min / xd_product)
         highs.append(bl * dw_min / xd_product)
     if not lows:
@@ -64,31 +82,33 @@ def analog_xd(xd_product: float | Sequence[float] | None, n_analog: int, option:
 
 
 def device_lrs(
-    optimizer: Optimizer, xd_product: float | Sequence[float] | None, pulses: float, *, option: str
+    optimizer: Optimizer, xd_product: float | Sequence[float] | None, pulses: float, *, option: str,
+    reference: str | None = None,
 ) -> dict[int, float]:
     """``pulses × dw_min / s`` (capped at saturation) per analog group index; groups with no pulsed tile left out.
 
     ``pulses`` is how many device steps the largest update of a typical sample makes; ``option`` names the
-    caller's argument in errors.
+    caller's argument in errors; ``reference`` a preset whose device defines the unit for every group.
     """
     positive("device_pulses", pulses)
     indices = [i for i, g in enumerate(optimizer.param_groups) if analog.is_analog_group(g)]
     out: dict[int, float] = {}
     for i, xd in zip(indices, analog_xd(xd_product, len(indices), option), strict=True):
-        low, high = device_lr_bounds(optimizer.param_groups[i], xd)
+        low, high = device_lr_bounds(optimizer.param_groups[i], xd, reference)
         if low > 0:
             out[i] = min(pulses * low, high)
     return out
 
 
 def analog_start(
-    optimizer: Optimizer, analog_lr: float | str | None, xd_product: float | Sequence[float] | None, pulses: float
+    optimizer: Optimizer, analog_lr: float | str | None, xd_product: float | Sequence[float] | None, pulses: float,
+    reference: str | None = None,
 ) -> dict[int, float]:
     """Per-group starting LR for a schedule's ``analog_lr`` option: a number, ``"device"`` or ``None`` (none)."""
     if analog_lr is None:
         return {}
     if analog_lr == "device":
-        return device_lrs(optimizer, xd_product, pulses, option="analog_lr='device'")
+        return device_lrs(optimizer, xd_product, pulses, option="analog_lr='device'", reference=reference)
     if isinstance(analog_lr, str):
         raise ValueError(f"analog_lr must be a number, 'device' or None, got {analog_lr!r}")
     positive("analog_lr", analog_lr)

@@ -21,7 +21,7 @@ class AnalogMultiStepLR(TileSyncMixin, MultiStepLR):
 def multistep(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: float | None = None, gamma: float = 0.1,
     milestones: Sequence[float] = (0.5, 0.75), analog_lr: float | Literal["device"] | None = None,
-    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0,
+    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0, device_reference: str | None = None,
 ) -> AnalogMultiStepLR:
     """LR times ``gamma`` at each of ``milestones`` (fractions of the run, in (0, 1)), stepped once per batch.
 
@@ -35,5 +35,5 @@ def multistep(
     if not fractions or any(not 0 < f < 1 for f in fractions) or fractions != sorted(fractions):
         raise ValueError(f"milestones must be increasing fractions of the run in (0, 1), got {list(milestones)}")
     total = epochs_to_steps("epochs", epochs, steps_per_epoch)
-    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     return AnalogMultiStepLR(optimizer, milestones=[max(1, round(f * total)) for f in fractions], gamma=gamma)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -91,6 +92,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         xd_product: typical per-sample ``max|x|·max|d|`` (a float, or one per analog group) for the ``"device"``
             options; :func:`aihwkit_sc.schedules.measure_xd_product` measures it, ``train`` does so by itself.
         device_pulses: device steps of a typical sample's largest update at the analog peak (``"device"``).
+        device_reference: a pulsed preset whose ``dw_min`` and ``desired_bl`` define every analog group's device LR
+            unit and bounds (default: each tile's own device), e.g. Gokmen-Vlasov's rule on floating-point tiles.
         scale_fast_lr: make transfer compounds' fast-tile LR follow the schedule (see above).
     """
 
@@ -116,6 +119,7 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         analog_lr_bounds: str | Bounds | None = None,
         xd_product: float | Sequence[float] | None = None,
         device_pulses: float = DEVICE_PULSES,
+        device_reference: str | None = None,
         scale_fast_lr: bool = True,
     ) -> None:
         if not isinstance(optimizer, Optimizer):  # torch's first check, before anything reads the optimizer
@@ -147,10 +151,11 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
             else:
                 max_lrs[i] = float(analog_max_lr)
         if analog_max_lr == "device":  # groups without a pulsed device keep the scaled max_lr
-            for i, lr in device_lrs(optimizer, xd_product, device_pulses, option="analog_max_lr='device'").items():
+            for i, lr in device_lrs(optimizer, xd_product, device_pulses, option="analog_max_lr='device'",
+                                     reference=device_reference).items():
                 max_lrs[i] = lr
         self.peak_lrs = max_lrs
-        self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product)
+        self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product, device_reference)
         self._warned_past_end = False
         self._analog_momentum = [_momentum_of(groups[i]) for i in self.analog_groups]
         if scale_fast_lr:
@@ -193,7 +198,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
 
     # -- device bounds -----------------------------------------------------------------------------------------
     def _bounds(
-        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float] | None
+        self, optimizer: Optimizer, spec: str | Bounds | None, xd: float | Sequence[float] | None,
+        reference: str | None = None,
     ) -> dict[int, Bounds]:
         if spec is None:
             return {}
@@ -202,7 +208,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
                 raise ValueError(f"analog_lr_bounds must be None, 'device' or (low, high), got {spec!r}")
             xds = analog_xd(xd, len(self.analog_groups), "analog_lr_bounds='device'")
             return {
-                i: device_lr_bounds(optimizer.param_groups[i], s) for i, s in zip(self.analog_groups, xds, strict=True)
+                i: device_lr_bounds(optimizer.param_groups[i], s, reference)
+                for i, s in zip(self.analog_groups, xds, strict=True)
             }
         low, high = spec
         _positive("analog_lr_bounds low", low)
@@ -252,23 +259,30 @@ def _check_like_torch(optimizer: Optimizer, max_lr: Any, torch_args: dict[str, A
     OneCycleLR(_StandIn(groups, dict(optimizer.defaults)), max_lr, **torch_args)
 
 
-def one_cycle(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, max_lr: float = 0.1, pct_start: float = 0.3,
-    anneal_strategy: Literal["cos", "linear"] = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
-    max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
-    analog_max_lr: float | Literal["device", "auto"] | None = "auto", analog_lr_scale: float = 1.0,
-    analog_lr_bounds: str | Bounds | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = DEVICE_PULSES, scale_fast_lr: bool = True,
-) -> AnalogOneCycleLR:
-    """One-cycle over ``epochs × steps_per_epoch`` steps (see :class:`AnalogOneCycleLR` for the options).
+def one_cycle(optimizer: Optimizer, *, max_lr: float | None = None, **options: Any) -> AnalogOneCycleLR:
+    """One-cycle over ``epochs × steps_per_epoch`` steps: :class:`AnalogOneCycleLR` with its options as keywords,
+    and ``max_lr`` defaulting to the optimizer's LR, as the other schedules' ``lr`` does.
 
     The poster's ``CLR/0.01-0.1/12`` reads: LR from 0.01 to 0.1, peak at epoch 12 of 25 — ``max_lr=0.1,
     div_factor=10, pct_start=12/25``; its momentum ``0.95-0.85`` is ``max_momentum=0.95, base_momentum=0.85``.
     """
-    return AnalogOneCycleLR(
-        optimizer, max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=pct_start,
-        anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
-        max_momentum=max_momentum, div_factor=div_factor, final_div_factor=final_div_factor, three_phase=three_phase,
-        analog_max_lr=analog_max_lr, analog_lr_scale=analog_lr_scale, analog_lr_bounds=analog_lr_bounds,
-        xd_product=xd_product, device_pulses=device_pulses, scale_fast_lr=scale_fast_lr,
-    )
+    return AnalogOneCycleLR(optimizer, optimizer.defaults["lr"] if max_lr is None else max_lr, **options)
+
+
+def _factory_signature() -> inspect.Signature:
+    """:class:`AnalogOneCycleLR`'s own parameters as the factory's keyword options (what option checks and listings
+    read): ``epochs`` and ``steps_per_epoch`` required, ``max_lr`` optional, no ``total_steps`` or ``last_epoch``."""
+    params = list(inspect.signature(AnalogOneCycleLR).parameters.values())
+    out = [params[0]]
+    for param in params[1:]:
+        if param.name in ("total_steps", "last_epoch"):
+            continue
+        if param.name == "max_lr":
+            param = param.replace(default=None, annotation="float | None")
+        elif param.name in ("epochs", "steps_per_epoch"):
+            param = param.replace(default=inspect.Parameter.empty, annotation="int")
+        out.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    return inspect.Signature(out, return_annotation="AnalogOneCycleLR")
+
+
+one_cycle.__signature__ = _factory_signature()  # type: ignore[attr-defined]

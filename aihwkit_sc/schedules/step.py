@@ -20,7 +20,7 @@ class AnalogStepLR(TileSyncMixin, StepLR):
 def step(
     optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, lr: float | None = None,
     gamma: float = 0.5, step_size: float = 10, analog_lr: float | Literal["device"] | None = None,
-    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0,
+    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0, device_reference: str | None = None,
 ) -> AnalogStepLR:
     """Step decay, stepped once per batch: ``lr · gamma ** floor(epoch / step_size)``.
 
@@ -36,5 +36,5 @@ def step(
     """
     if not gamma > 0:
         raise ValueError(f"gamma must be positive, got {gamma}")
-    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses))
+    set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     return AnalogStepLR(optimizer, step_size=epochs_to_steps("step_size", step_size, steps_per_epoch), gamma=gamma)

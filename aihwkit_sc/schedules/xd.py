@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from aihwkit_sc.devices import xd_rows
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
 
@@ -32,9 +33,7 @@ def measure_xd_product(
         values = []
         for ctx in contexts(group):
             for x, d in zip(ctx.analog_input, ctx.analog_grad_output, strict=True):
-                x2 = x.reshape(-1, x.shape[-1]).abs().amax(dim=-1)
-                d2 = d.reshape(-1, d.shape[-1]).abs().amax(dim=-1)
-                values.append((x2 * d2).median().detach())
+                values.append(xd_rows(x, d).median())
             ctx.reset()
         products.append(float(torch.stack(values).median()) if values else 1.0)
     model.zero_grad()

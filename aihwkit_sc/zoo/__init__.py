@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aihwkit_sc.devices import analog_layers, is_analog, load_state, tiles
 from aihwkit_sc.plugins import registry
 
 __all__ = ["analog_layers", "build", "is_analog", "load_state", "make_optimizer", "names", "tiles"]
@@ -27,20 +28,19 @@ def names() -> list[str]:
     return registry("model").names()
 
 
-def _config_of(preset: Any) -> tuple[Any, str]:
-    """(RPU config or None, a name for messages) from a preset name, Preset object or aihwkit RPU configuration."""
+def _config_of(preset: Any) -> Any:
+    """The RPU configuration (``None``: digital) of a preset name, ``Preset`` or aihwkit RPU configuration."""
     from aihwkit_sc import presets
 
     if isinstance(preset, str | presets.Preset):
-        p = presets.get(preset) if isinstance(preset, str) else preset
-        return p.rpu_config(), p.name
+        return (presets.get(preset) if isinstance(preset, str) else preset).rpu_config()
     if preset is None:
-        return None, "pytorch"
+        return None
     if hasattr(preset, "device") and hasattr(preset, "__dataclass_fields__"):
         from aihwkit_sc.abi import ensure_aihwkit
 
         ensure_aihwkit()
-        return preset, type(preset).__name__
+        return preset
     raise TypeError(
         f"preset must be a preset name, a Preset or an aihwkit RPU configuration, got {type(preset).__name__}"
     )
@@ -87,7 +87,7 @@ def build(
             raise ValueError(f"num_classes must be a positive integer, got {num_classes}")
         options["num_classes"] = num_classes
     model: nn.Module = builder(**options)
-    config, _ = _config_of(preset)
+    config = _config_of(preset)
     digital = _resolve_digital(model, digital_layers)
     if config is None:
         return model
@@ -95,55 +95,6 @@ def build(
 
     analog: nn.Module = convert_to_analog(model, config, exclude_modules=digital, inplace=True)
     return analog
-
-
-def analog_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, module) of every aihwkit analog layer in ``model``."""
-    if not _aihwkit_loaded():
-        return []
-    from aihwkit.nn.modules.base import AnalogLayerBase
-    from aihwkit.nn.modules.container import AnalogContainerBase
-
-    return [(n, m) for n, m in model.named_modules()
-            if isinstance(m, AnalogLayerBase) and not isinstance(m, AnalogContainerBase)]
-
-
-def tiles(model: nn.Module) -> list[Any]:
-    """Every aihwkit tile module of ``model`` once (aihwkit 1.2.0's ``analog_tiles()`` repeats tiles of nested
-    containers)."""
-    if not _aihwkit_loaded():
-        return []
-    from aihwkit.simulator.tiles.module import TileModule
-
-    return [m for m in model.modules() if isinstance(m, TileModule)]
-
-
-def load_state(model: nn.Module, state: dict[str, Any]) -> None:
-    """``model.load_state_dict(state)`` that keeps each tile's ``AnalogContext`` object.
-
-    aihwkit 1.2.0 rebuilds a tile on load and gives it a new ``AnalogContext`` parameter, but an optimizer built
-    before holds the old one: the tile would then never be updated again (no error, no pulses). Re-attaching the old
-    context (it points at the same tile module) keeps optimizer and tiles connected.
-    """
-    contexts = [(tile, tile.analog_ctx) for tile in tiles(model)]
-    model.load_state_dict(state)
-    for tile, context in contexts:
-        tile.analog_ctx = context
-
-
-def is_analog(model: nn.Module) -> bool:
-    """True when ``model`` has aihwkit analog tiles."""
-    if not _aihwkit_loaded():
-        return False
-    from aihwkit.simulator.tiles.module import TileModule
-
-    return any(isinstance(m, TileModule) for m in model.modules())
-
-
-def _aihwkit_loaded() -> bool:
-    import sys
-
-    return "aihwkit" in sys.modules
 
 
 def make_optimizer(

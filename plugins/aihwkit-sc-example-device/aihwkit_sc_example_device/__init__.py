@@ -47,7 +47,7 @@ def linear_warmup(optimizer: Any, *, steps_per_epoch: int, epochs: int | None = 
     """LR from ``lr / warmup_steps`` up to the optimizer's LR over ``warmup`` epochs, then constant."""
     from torch.optim.lr_scheduler import LambdaLR
 
-    from aihwkit_sc.schedules.sync import TileSyncMixin
+    from aihwkit_sc.schedules import TileSyncMixin
 
     class WarmupLR(TileSyncMixin, LambdaLR):
         pass
