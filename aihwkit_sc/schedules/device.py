@@ -48,8 +48,13 @@ def reference_unit(reference: str | None) -> tuple[float, int] | None:
 def device_lr_bounds(group: dict[str, Any], xd_product: float = 1.0, reference: str | None = None) -> Bounds:
     """``[dw_min / s, desired_bl · dw_min / s]`` over the group's tiles (their own device, or the ``reference``
     preset's for every tile); ``(0, inf)`` when no tile is pulsed and no reference is given."""
+    return unit_lr_bounds(group, xd_product, reference_unit(reference))
+
+
+def unit_lr_bounds(group: dict[str, Any], xd_product: float, ref: tuple[float, int] | None) -> Bounds:
+    """:func:`device_lr_bounds` with the reference already resolved (``None``: each tile's own device), so callers
+    looping over groups build the reference preset once."""
     positive("xd_product", xd_product)
-    ref = reference_unit(reference)
     lows, highs = [], []
     for tile in analog.group_tiles(group):
         unit = ref or device_unit(tile.rpu_config)
@@ -92,9 +97,10 @@ def device_lrs(
     """
     positive("device_pulses", pulses)
     indices = [i for i, g in enumerate(optimizer.param_groups) if analog.is_analog_group(g)]
+    ref = reference_unit(reference)
     out: dict[int, float] = {}
     for i, xd in zip(indices, analog_xd(xd_product, len(indices), option), strict=True):
-        low, high = device_lr_bounds(optimizer.param_groups[i], xd, reference)
+        low, high = unit_lr_bounds(optimizer.param_groups[i], xd, ref)
         if low > 0:
             out[i] = min(pulses * low, high)
     return out

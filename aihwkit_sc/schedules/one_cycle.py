@@ -15,7 +15,14 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 from aihwkit_sc.schedules import analog
 from aihwkit_sc.schedules._common import positive as _positive
-from aihwkit_sc.schedules.device import Bounds, analog_xd, device_lr_bounds, device_lrs
+from aihwkit_sc.schedules.device import (
+    Bounds,
+    analog_xd,
+    device_lr_bounds,
+    device_lrs,
+    reference_unit,
+    unit_lr_bounds,
+)
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 __all__ = ["AnalogOneCycleLR", "device_lr_bounds", "one_cycle"]
@@ -207,8 +214,9 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
             if spec != "device":
                 raise ValueError(f"analog_lr_bounds must be None, 'device' or (low, high), got {spec!r}")
             xds = analog_xd(xd, len(self.analog_groups), "analog_lr_bounds='device'")
+            ref = reference_unit(reference)
             return {
-                i: device_lr_bounds(optimizer.param_groups[i], s, reference)
+                i: unit_lr_bounds(optimizer.param_groups[i], s, ref)
                 for i, s in zip(self.analog_groups, xds, strict=True)
             }
         low, high = spec
