@@ -337,28 +337,40 @@ def train(
     if out is None:
         return _train(config, None, None, quiet, on_epoch)
     with rundir.locked(out):
-        state = None
-        if resume:
-            if not (out / CHECKPOINT).is_file():
-                raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
-            state = read_checkpoint(out / CHECKPOINT, config.device)
-            try:
-                saved = canonical(TrainConfig(**{**state["config"],
-                                                 "digital_layers": tuple(state["config"]["digital_layers"])}))
-            except (TypeError, ValueError) as exc:
-                raise CheckpointError(f"{out / CHECKPOINT} holds a configuration this version cannot read "
-                                      f"({exc})") from None
-            if saved != config:
-                changed = [f.name for f in dataclasses.fields(config)
-                           if getattr(saved, f.name) != getattr(config, f.name)]
-                raise CheckpointError(
-                    f"cannot resume: {out / CHECKPOINT} was written for a different configuration "
-                    f"({', '.join(changed)} differ); use the same options or a new output directory")
-        elif (found := existing_run(out)) and not overwrite:
-            raise rundir.RunDirectoryError(
-                f"{out} already holds a run ({', '.join(found)}); --resume continues it, --overwrite replaces it, "
-                "or choose another --out")
+        try:
+            state = _check_run_dir(config, out, resume, overwrite)
+        except KeyboardInterrupt:  # stopped before set-up: say so, as a stop during set-up does
+            if not (out / SUMMARY).is_file():
+                rundir.atomic_write_text(out / SUMMARY, json.dumps(
+                    _summary(config, [], "interrupted", "interrupted by the user (Ctrl-C)", None), indent=2))
+            raise
         return _train(config, out, state, quiet, on_epoch)
+
+
+def _check_run_dir(config: TrainConfig, out: Path, resume: bool, overwrite: bool) -> dict[str, Any] | None:
+    """The checkpoint to continue (``resume``), or ``None`` for a new run; refuses a folder that holds another run."""
+    state = None
+    if resume:
+        if not (out / CHECKPOINT).is_file():
+            raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
+        state = read_checkpoint(out / CHECKPOINT, config.device)
+        try:
+            saved = canonical(TrainConfig(**{**state["config"],
+                                             "digital_layers": tuple(state["config"]["digital_layers"])}))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{out / CHECKPOINT} holds a configuration this version cannot read "
+                                  f"({exc})") from None
+        if saved != config:
+            changed = [f.name for f in dataclasses.fields(config)
+                       if getattr(saved, f.name) != getattr(config, f.name)]
+            raise CheckpointError(
+                f"cannot resume: {out / CHECKPOINT} was written for a different configuration "
+                f"({', '.join(changed)} differ); use the same options or a new output directory")
+    elif (found := existing_run(out)) and not overwrite:
+        raise rundir.RunDirectoryError(
+            f"{out} already holds a run ({', '.join(found)}); --resume continues it, --overwrite replaces it, "
+            "or choose another --out")
+    return state
 
 
 def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, quiet: bool,

@@ -178,6 +178,22 @@ def test_ctrl_c_during_set_up_leaves_a_summary_and_a_fresh_start(tmp_path: Path,
     assert training.existing_run(tmp_path) == ["checkpoint.pt", "metrics.jsonl", "summary.json"]
 
 
+def test_ctrl_c_before_set_up_leaves_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C to a sweep's process group can land after the run folder is locked and before set-up starts (seen
+    in CI: a run folder with neither a result nor a summary). It must say how the run ended there too."""
+    def interrupted(out: Path) -> list[str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "existing_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(epochs=2), tmp_path, quiet=True)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["epochs_done"]) == ("interrupted", 0)
+    monkeypatch.undo()
+    assert training.existing_run(tmp_path) == []  # nothing to lose: the same command starts again
+    assert train(tiny(epochs=1), tmp_path, quiet=True).summary["epochs_done"] == 1
+
+
 def test_bad_option_touches_nothing_in_the_run_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown"):
         train(tiny(preset="no-such-device"), tmp_path, quiet=True)
