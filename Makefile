@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 # Re-run the (idempotent) installer only when what it installs from has changed.
-$(STAMP): pyproject.toml constraints.txt scripts/install.sh $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml constraints.txt scripts/install.sh scripts/aihwkit_wheel.sh $(wildcard scripts/patches/*.patch) \
+          $(wildcard plugins/*/pyproject.toml)
 	VENV=$(VENV) bash scripts/install.sh
 	@touch $@
 

@@ -51,6 +51,7 @@ def doctor_report() -> dict[str, Any]:
     report["aihwkit_abi_ok"] = abi.ok
     report["aihwkit_abi"] = abi.message()
     report["aihwkit_cuda"] = _aihwkit_cuda_compiled() if abi.ok else False
+    report["aihwkit_build"] = _aihwkit_build() if abi.ok else None
     mnist = offline_mnist_path()
     report["offline_mnist_5k"] = str(mnist) if mnist else None
     report["ok"] = bool(abi.ok and report["torchvision"] is not None)
@@ -73,6 +74,15 @@ def plugin_report() -> tuple[list[dict[str, Any]], list[str]]:
                "errors": list(info.errors)}
               for info in host.plugins()]
     return loaded, host.errors()
+
+
+def _aihwkit_build() -> str:
+    """Whether analog runs repeat bit for bit here (the seeded build ``make install`` makes) or only statistically."""
+    from aihwkit_sc.seeding import build_kind
+
+    if build_kind() == "seeded":
+        return "seeded (analog runs repeat bit for bit for one seed)"
+    return "stock (analog runs repeat only statistically; 'make install' builds the seeded one)"
 
 
 def _aihwkit_cuda_compiled() -> bool:

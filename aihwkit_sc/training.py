@@ -7,10 +7,11 @@ writes ``checkpoint.pt`` atomically (model with tile states, optimizer, schedule
 ``summary.json`` says how the run ended (``complete``, ``diverged``, ``interrupted``). ``resume=True`` continues
 from the checkpoint.
 
-Reproducibility: the seed fixes torch, numpy and Python RNGs, the data order and aihwkit's device-to-device draws
-(``construction_seed``). aihwkit 1.2.0 seeds its C++ pulse and noise generators from the clock and exposes no seed, so
-runs with stochastic pulses or analog noise agree only statistically; configurations without them (e.g.
-``pulse_type=DETERMINISTIC_IMPLICIT``, no cycle-to-cycle noise, perfect I/O) repeat exactly.
+Reproducibility: the seed fixes torch, numpy and Python RNGs, the data order, aihwkit's device-to-device draws
+(``construction_seed``) and, with the seeded aihwkit build that ``make install`` makes, aihwkit's C++ pulse and noise
+generators (:mod:`aihwkit_sc.seeding`: the process-wide state before the model is built, every tile at the start of
+every epoch), so an analog run repeats bit for bit, resumed or not. A stock aihwkit seeds those from the clock: analog
+runs then agree only statistically (said once per process).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from aihwkit_sc import data, devices, presets, rundir, schedules, zoo
+from aihwkit_sc import data, devices, presets, rundir, schedules, seeding, zoo
 from aihwkit_sc.pulses import PulseCounter
 from aihwkit_sc.schedules.analog import contexts, is_analog_group
 
@@ -188,6 +189,8 @@ class Run:
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
         self.preset = presets.get(config.preset).seeded(config.seed)  # resolved once; the zoo takes the object
+        if config.device == "cpu":
+            seeding.seed_global(config.seed)  # the tiles built next (and the set-up's draws) repeat
         self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
         if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
             if not torch.cuda.is_available():
@@ -461,6 +464,8 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     from tqdm.auto import tqdm
 
     config, model, optimizer, scheduler = run.config, run.model, run.optimizer, run.scheduler
+    if config.device == "cpu":
+        seeding.seed_tiles(model, config.seed, epoch)  # from (seed, epoch): a resumed run continues the same draws
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     pulses_before = counter.total if counter else 0.0

@@ -3,12 +3,14 @@
 #
 #   1. Debian's libopenblas-dev (aihwkit's C++ core links against OpenBLAS);
 #   2. torch + torchvision pinned by constraints.txt;
-#   3. aihwkit 1.2.0 built from its sdist against *this* torch (--no-build-isolation), the wheel kept in a cache
-#      keyed by torch version and Python ABI, so a second install reuses it and a torch upgrade rebuilds it;
+#   3. aihwkit 1.2.0 built from its sdist against *this* torch (--no-build-isolation) with the seed patch of
+#      scripts/patches/ (scripts/aihwkit_wheel.sh), the wheel kept in a cache keyed by torch version, Python ABI,
+#      build variant and patch hash, so a second install reuses it and a torch upgrade or a new patch rebuilds it;
 #   4. aihwkit-sc itself, editable, with the dev extra.
 #
 # Environment: VENV (default .venv), PYTHON (interpreter for a new venv, default python3),
-#              AIHWKIT_SC_WHEEL_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/aihwkit-sc/wheels).
+#              AIHWKIT_SC_WHEEL_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/aihwkit-sc/wheels),
+#              AIHWKIT_SC_BUILD (aihwkit build variant, default seeded; see scripts/aihwkit_wheel.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,7 +18,6 @@ VENV=${VENV:-$ROOT/.venv}
 case $VENV in /*) ;; *) VENV=$ROOT/$VENV ;; esac  # absolute: the aihwkit build runs tools from other directories
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=$ROOT/constraints.txt
-CACHE=${AIHWKIT_SC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aihwkit-sc/wheels}
 AIHWKIT_VERSION=$(sed -n 's/^aihwkit==//p' "$CONSTRAINTS")
 t0=$(date +%s)
 say() { printf '[install %3ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
@@ -60,10 +61,11 @@ then
   "${PIP[@]}" install -c "$CONSTRAINTS" torch torchvision
 fi
 
-# 3. aihwkit built against this torch ---------------------------------------------------------------------------
-# Cache key: the exact torch build (e.g. 2.14.1+cu128) and the interpreter's wheel tag (cp311-cp311-linux_x86_64).
-KEY=$("$PY" -c 'import torch, sys, sysconfig; print(f"torch-{torch.__version__}-cp{sys.version_info.major}{sys.version_info.minor}-{sysconfig.get_platform()}")')
-WHEEL_DIR=$CACHE/$KEY
+# 3. aihwkit built against this torch, with the seed patch -------------------------------------------------------
+# scripts/aihwkit_wheel.sh builds the wheel (or finds it in the cache, keyed by the torch build, the interpreter's
+# wheel tag, the build variant and a hash of the patches and flags) and prints its path. AIHWKIT_SC_BUILD picks the
+# variant (default: seeded; 'stock' is aihwkit as published, whose analog runs repeat only statistically).
+VARIANT=${AIHWKIT_SC_BUILD:-seeded}
 aihwkit_ok() {
   "$PY" - "$AIHWKIT_VERSION" <<'PYEOF' >/dev/null 2>&1
 import sys, importlib.metadata as md
@@ -78,26 +80,22 @@ tile.set_weights(w)
 assert torch.allclose(tile.get_weights()[0], w)
 PYEOF
 }
-if ! aihwkit_ok; then
-  if ! ls "$WHEEL_DIR"/aihwkit-"$AIHWKIT_VERSION"-*.whl >/dev/null 2>&1; then
-    say "building aihwkit $AIHWKIT_VERSION from sdist against $KEY (takes ~4 min on 2 cores)"
-    "${PIP[@]}" install -c "$CONSTRAINTS" "cmake>=4.2.1" "scikit-build>=0.18.1" "pybind11>=3.0.1" ninja mypy \
-      setuptools wheel
-    tmp=$(mktemp -d)
-    # --no-cache-dir: pip's wheel cache does not key on the torch version and could hand back an ABI-broken wheel.
-    CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-      "${PIP[@]}" wheel --no-build-isolation --no-deps --no-cache-dir --no-binary aihwkit \
-      -c "$CONSTRAINTS" "aihwkit==$AIHWKIT_VERSION" -w "$tmp"
-    mkdir -p "$WHEEL_DIR"
-    mv "$tmp"/aihwkit-*.whl "$WHEEL_DIR"/
-    rm -rf "$tmp"
-  else
-    say "reusing cached aihwkit wheel from $WHEEL_DIR"
-  fi
-  "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "$WHEEL_DIR"/aihwkit-"$AIHWKIT_VERSION"-*.whl
-  "${PIP[@]}" install -c "$CONSTRAINTS" "$WHEEL_DIR"/aihwkit-"$AIHWKIT_VERSION"-*.whl  # its other dependencies
+WHEEL_DIR=$(PY=$PY bash "$ROOT/scripts/aihwkit_wheel.sh" "$VARIANT" --where)
+if ls "$WHEEL_DIR"/aihwkit-"$AIHWKIT_VERSION"-*.whl >/dev/null 2>&1; then
+  say "using the cached $VARIANT aihwkit wheel in $WHEEL_DIR"
+else
+  say "building the $VARIANT aihwkit $AIHWKIT_VERSION wheel (about 6 min on 2 cores; cached afterwards)"
+fi
+WHEEL=$(PY=$PY bash "$ROOT/scripts/aihwkit_wheel.sh" "$VARIANT")
+MARK=$VENV/.aihwkit-wheel  # which wheel this venv holds: a variant switch or a rebuilt wheel reinstalls
+want=$(sha256sum "$WHEEL" | cut -c1-64)
+if [ "$(cat "$MARK" 2>/dev/null)" != "$want" ] || ! aihwkit_ok; then
+  say "installing the $VARIANT aihwkit $AIHWKIT_VERSION wheel"
+  "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "$WHEEL"
+  "${PIP[@]}" install -c "$CONSTRAINTS" "$WHEEL"  # its other dependencies
   aihwkit_ok || { echo "error: aihwkit $AIHWKIT_VERSION installed but its tile self-check fails;" \
                        "delete $WHEEL_DIR and re-run 'make install'." >&2; exit 1; }
+  echo "$want" > "$MARK"
 fi
 
 # 4. aihwkit-sc, editable, with dev extra, and the example plugins ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from aihwkit_sc import __version__
@@ -42,6 +43,7 @@ def test_doctor_json_reports_a_working_install() -> None:
     assert report["torch_threads"] == torch.get_num_threads()
     assert report["torch_cuda"] is torch.cuda.is_available()
     assert isinstance(report["aihwkit_cuda"], bool)
+    assert report["aihwkit_build"].startswith("seeded (analog runs repeat bit for bit")  # make install's build
     assert report["offline_mnist_5k"].endswith("mnist_5k.csv.gz")
     assert Path(report["offline_mnist_5k"]).stat().st_size > 1_000_000
 
@@ -52,6 +54,15 @@ def test_doctor_text_output() -> None:
     lines = dict(line.split(None, 1) for line in result.output.splitlines())
     assert lines["aihwkit_abi_ok"] == "yes"
     assert lines["status"] == "ok"
+
+
+def test_doctor_says_when_aihwkit_is_a_stock_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aihwkit_sc import seeding
+
+    monkeypatch.setattr(seeding, "build_kind", lambda: "stock")
+    report = json.loads(CliRunner().invoke(main, ["doctor", "--json"]).output)
+    assert report["aihwkit_build"].startswith("stock (analog runs repeat only statistically")
+    assert report["ok"] is True  # a stock build trains; it only does not repeat bit for bit
 
 
 def test_unknown_command_fails() -> None:

@@ -1,0 +1,103 @@
+"""Seed aihwkit's C++ random generators (pulse trains, cycle-to-cycle and write noise, I/O noise) from a run's seed.
+
+aihwkit 1.2.0 seeds these generators from the clock and binds no seed to Python, so the same ``--seed`` gives a
+different analog run each time. The aihwkit that ``make install`` builds carries a small patch
+(``scripts/patches/aihwkit-1.2.0-seed.patch``) that binds ``tile.set_random_seed(seed)`` on every CPU tile and
+``aihwkit.simulator.rpu_base.set_global_random_seed(seed)`` for the process-wide state. With it, training seeds
+
+- the process-wide state before the model is built (:func:`seed_global`), so everything drawn at set-up repeats;
+- every tile at the start of every epoch (:func:`seed_tiles`), each from ``(run seed, epoch, tile index)``, so a run
+  resumed from a checkpoint at an epoch boundary continues exactly the sequence of an uninterrupted one.
+
+With a stock aihwkit (installed by the user) nothing is seeded: training works as before and says once per process
+that analog runs repeat only statistically. ``aihwkit-sc doctor`` reports which build is installed.
+
+CPU tiles draw their pulses and noise from one process-wide C-library stream, so a run repeats exactly only when its
+analog work is sequential (aihwkit's OpenMP loops run vector and transfer compounds in parallel: set
+``OMP_NUM_THREADS=1`` for those).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from aihwkit_sc import devices
+
+_warned = False
+
+#: the stream names of :func:`derive`: set-up (before the model exists) and the tiles of an epoch
+SETUP, EPOCH = 0, 1
+
+
+def seedable() -> bool:
+    """True when the installed aihwkit binds the seed (the patched build); False for a stock aihwkit or none."""
+    try:
+        from aihwkit.simulator import rpu_base
+    except ImportError:
+        return False
+    return hasattr(rpu_base, "set_global_random_seed") and hasattr(rpu_base.tiles.FloatingPointTile,
+                                                                   "set_random_seed")
+
+
+def build_kind() -> str:
+    """``"seeded"`` (the patched aihwkit), ``"stock"`` or ``"missing"``, as ``aihwkit-sc doctor`` reports it."""
+    try:
+        from aihwkit.simulator import rpu_base  # noqa: F401
+    except ImportError:
+        return "missing"
+    return "seeded" if seedable() else "stock"
+
+
+def derive(seed: int, *keys: int) -> int:
+    """A non-zero 32-bit seed for stream ``keys`` of run seed ``seed`` (NumPy's ``SeedSequence``: distinct keys give
+    independent streams; aihwkit reads 0 as "seed from the clock", so 0 is never returned)."""
+    value = int(np.random.SeedSequence([seed % 2**63, *keys]).generate_state(1, np.uint32)[0])
+    return value or 1
+
+
+def _say_once() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        print("note: this aihwkit cannot be seeded (a stock build), so analog runs repeat only statistically; "
+              "'make install' builds the seeded one", file=sys.stderr)
+
+
+def seed_global(seed: int) -> bool:
+    """Seed aihwkit's process-wide random state for run ``seed`` (before the model is built). Returns whether it could
+    (a stock aihwkit cannot; :func:`seed_tiles` says so once the model turns out to be analog)."""
+    if not seedable():
+        return False
+    from aihwkit.simulator import rpu_base
+
+    rpu_base.set_global_random_seed(derive(seed, SETUP))
+    return True
+
+
+def cpp_tile(tile: Any) -> Any:
+    """The C++ simulator tile inside an aihwkit tile module (``None`` when it has none)."""
+    return getattr(tile, "tile", None)
+
+
+def seed_tiles(model: nn.Module, seed: int, epoch: int) -> bool:
+    """Reseed every generator of every tile of ``model`` for ``epoch`` of run ``seed``. Returns whether the tiles
+    were seeded (False for a digital model or a stock aihwkit, which says so once)."""
+    tiles = devices.tiles(model)
+    if not tiles:
+        return False
+    if not seedable():
+        _say_once()
+        return False
+    from aihwkit.simulator import rpu_base
+
+    # the global state first: generators that tiles create later (lazily) then take seeds derived from it
+    rpu_base.set_global_random_seed(derive(seed, EPOCH, epoch))
+    for index, tile in enumerate(tiles):
+        inner = cpp_tile(tile)
+        if inner is not None and hasattr(inner, "set_random_seed"):
+            inner.set_random_seed(derive(seed, EPOCH, epoch, index + 1))
+    return True
