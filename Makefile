@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aihwkit-sc-installed
 PYTEST_ARGS ?=
 
-.PHONY: install reinstall demo test test-fast bench lint
+.PHONY: install reinstall demo test test-fast bench wheels lint
 
 install: $(STAMP)
 
@@ -27,7 +27,11 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: install
+# The aihwkit build variants the build benchmark compares with the installed (seeded) one; cached after the first build.
+wheels: install
+	for variant in stock native fastrand; do PY=$(PY) bash scripts/aihwkit_wheel.sh $$variant >/dev/null || exit 1; done
+
+bench: install wheels
 	$(PY) -m pytest benchmarks --benchmark-only --ratios-page docs/results/benchmarks.md $(PYTEST_ARGS)
 
 lint: install

@@ -41,7 +41,15 @@ if [ -n "$cxxflags" ]; then  # -march=native: the binary is for this CPU's instr
 fi
 digest=$( { for p in "${patches[@]}"; do cat "$p"; done; echo "$cmake_args|$cxxflags|$cpu"; } \
           | sha256sum | cut -c1-12)
-TAG=$("$PY" -c 'import torch, sys, sysconfig; print(f"torch-{torch.__version__}-cp{sys.version_info.major}{sys.version_info.minor}-{sysconfig.get_platform()}")')
+# torch.__version__ with its build tag (e.g. 2.14.1+cu130), read from torch/version.py: importing torch takes
+# seconds, and the package metadata drops the tag
+TAG=$("$PY" - <<'PYEOF'
+import importlib.util, pathlib, sys, sysconfig
+version = {}
+exec((pathlib.Path(importlib.util.find_spec("torch").origin).parent / "version.py").read_text(), version)
+print(f"torch-{version['__version__']}-cp{sys.version_info.major}{sys.version_info.minor}-{sysconfig.get_platform()}")
+PYEOF
+)
 WHEEL_DIR=$CACHE/$TAG/$VARIANT-$digest
 if [ "${2:-}" = "--where" ]; then echo "$WHEEL_DIR"; exit 0; fi  # the cache folder, built or not
 

@@ -1,0 +1,119 @@
+"""Analog training throughput of aihwkit build variants and thread settings, as ratios against the stock build timed
+in the same run (LeNet-5 on Gokmen-Vlasov, the real training loop; ``throughput_worker.py``).
+
+Each variant's wheel (``scripts/aihwkit_wheel.sh``; ``make wheels`` builds them all) is unpacked once next to it and
+put first on ``PYTHONPATH`` of a fresh process, so every variant runs the same aihwkit-sc code. Rounds alternate the
+variants, so they share the machine's load. With one seed, the seeded variants that cannot change arithmetic must end
+with bit-identical metrics; the others are compared with the seeded build's metrics in the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import record
+
+from aihwkit_sc.experiments.tables import markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = Path(__file__).resolve().parent / "throughput_worker.py"
+VARIANTS = ("stock", "seeded", "native", "fastrand")
+ROUNDS = 3
+
+
+def variant_site(variant: str) -> Path | None:
+    """The unpacked wheel of ``variant`` (a folder to put first on ``PYTHONPATH``), or None when it is not built."""
+    where = subprocess.run(["bash", str(ROOT / "scripts" / "aihwkit_wheel.sh"), variant, "--where"],
+                           capture_output=True, text=True, check=True, env={**os.environ, "PY": sys.executable})
+    folder = Path(where.stdout.strip())
+    wheels = sorted(folder.glob("aihwkit-*.whl"))
+    if not wheels:
+        return None
+    site = folder / "site"
+    if not (site / "aihwkit").is_dir():
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            wheel.extractall(site)
+    return site
+
+
+def measure(site: Path, *, threads: int = 1, env: dict[str, str] | None = None, seed: int = 0) -> dict[str, Any]:
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+        [str(site), str(WORKER.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    proc = subprocess.run([sys.executable, str(WORKER), "--threads", str(threads), "--seed", str(seed)],
+                          capture_output=True, text=True, env=environment, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["aihwkit"].startswith(str(site)), result["aihwkit"]  # the variant, not the venv's aihwkit
+    return result
+
+
+def test_build_variants_against_stock(benchmark: Any, request: pytest.FixtureRequest) -> None:
+    sites = {variant: variant_site(variant) for variant in VARIANTS}
+    missing = [v for v in ("stock", "seeded") if sites[v] is None]
+    if missing:
+        pytest.skip(f"no {' or '.join(missing)} aihwkit wheel in the cache; 'make wheels' builds them")
+    built = {v: s for v, s in sites.items() if s is not None}
+    rates: dict[str, list[float]] = {v: [] for v in built}
+    metrics: dict[str, dict[str, Any]] = {}
+    for _ in range(ROUNDS):
+        for variant, site in built.items():
+            result = measure(site)
+            rates[variant].append(statistics.median(result["samples_per_s"]))
+            metrics[variant] = result["metrics"]
+            assert result["build"] == ("stock" if variant == "stock" else "seeded")
+    base = statistics.median(rates["stock"])
+    rows = []
+    for variant, values in rates.items():
+        rate = statistics.median(values)
+        same = "—" if variant == "stock" else ("identical" if metrics[variant] == metrics["seeded"] else
+                                                f"differs (train loss {metrics[variant]['train_loss']:.4f} vs "
+                                                f"{metrics['seeded']['train_loss']:.4f})")
+        rows.append([variant, f"{rate:.0f}", f"{rate / base:.2f}x", same])
+        record(f"aihwkit build '{variant}' / stock (LeNet-5 GV samples/s, 1 thread)",
+               f"{rate / base:.2f}x ({rate:.0f} vs {base:.0f} samples/s; metrics vs seeded build: {same})")
+    assert metrics["seeded"] == measure(built["seeded"])["metrics"]  # one seed, one run: the seeded build repeats
+    page = request.config.getoption("--ratios-page")
+    if page:
+        Path(page).with_name("aihwkit-builds.md").write_text("\n".join([
+            "# aihwkit build variants: analog training throughput", "",
+            "Written by `make bench` (`benchmarks/test_bench_aihwkit_builds.py`): LeNet-5 on Gokmen-Vlasov, the "
+            f"training loop on 8 batches of 64 mnist-5k digits, median of {ROUNDS} interleaved rounds × 3 epochs, "
+            "one torch thread, one process at a time. Variants are built by `scripts/aihwkit_wheel.sh`.", "",
+            *markdown_table(["variant", "samples/s", "vs stock", "metrics vs the seeded build (seed 0)"], rows),
+            ""]))
+    benchmark.extra_info.update(rates=rates)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_threads_for_two_workers(benchmark: Any) -> None:
+    """The demo and sweeps run 2 workers on 2 cores: each with one torch thread (the executor sets it) and OpenBLAS's
+    default (one thread per core) against OpenBLAS limited to one thread; both workers at once, aggregate samples/s."""
+    site = variant_site("seeded")
+    if site is None:
+        pytest.skip("no seeded aihwkit wheel in the cache; 'make wheels' builds it")
+
+    def pair(env: dict[str, str]) -> float:
+        environment = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(site), str(WORKER.parent)])}
+        procs = [subprocess.Popen([sys.executable, str(WORKER), "--threads", "1", "--seed", str(seed)],
+                                  stdout=subprocess.PIPE, text=True, env=environment) for seed in (0, 1)]
+        outs = [proc.communicate(timeout=600)[0] for proc in procs]
+        return sum(statistics.median(json.loads(out.strip().splitlines()[-1])["samples_per_s"]) for out in outs)
+
+    settings = {"OpenBLAS default": {}, "OPENBLAS_NUM_THREADS=1": {"OPENBLAS_NUM_THREADS": "1"}}
+    rates: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(2):
+        for name, env in settings.items():
+            rates[name].append(pair(env))
+    default, one = (statistics.median(rates[name]) for name in settings)
+    record("2 workers: OPENBLAS_NUM_THREADS=1 / OpenBLAS default (LeNet-5 GV, aggregate samples/s)",
+           f"{one / default:.2f}x ({one:.0f} vs {default:.0f} samples/s)")
+    benchmark.extra_info.update(rates=rates)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
