@@ -52,7 +52,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import statistics
 import sys
 from collections.abc import Iterable
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
-from aihwkit_sc.experiments.tables import markdown_table, mean_std
+from aihwkit_sc.experiments.tables import markdown_table, mean_std, paired_difference
 from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,20 +315,10 @@ def paired(rows: list[dict[str, Any]], a: str, b: str) -> tuple[int, float, floa
 
 def paired_runs(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]) -> tuple[int, float, float, float] | None:
     """:func:`paired` between two sets of runs, matched by seed."""
-    from scipy import stats
-
     acc = [{r["seed"]: 100 * (r["final_accuracy"] if r["final_accuracy"] is not None else 0.1) for r in rows}
            for rows in (rows_a, rows_b)]
     seeds = sorted(set(acc[0]) & set(acc[1]))
-    if len(seeds) < 2:
-        return None
-    diffs = [acc[0][s] - acc[1][s] for s in seeds]
-    mean = statistics.mean(diffs)
-    sd = statistics.stdev(diffs)
-    if sd == 0:
-        return len(diffs), mean, mean, mean
-    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=sd / math.sqrt(len(diffs)))
-    return len(diffs), mean, float(low), float(high)
+    return paired_difference([acc[0][s] - acc[1][s] for s in seeds])
 
 
 def reached(accuracies: list[float]) -> int | None:

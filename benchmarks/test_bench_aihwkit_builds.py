@@ -1,58 +1,27 @@
 """Analog training throughput of aihwkit build variants and thread settings, as ratios against the stock build timed
 in the same run (LeNet-5 on Gokmen-Vlasov, the real training loop; ``throughput_worker.py``).
 
-Each variant's wheel (``scripts/aihwkit_wheel.sh``; ``make wheels`` builds them all) is unpacked once next to it and
-put first on ``PYTHONPATH`` of a fresh process, so every variant runs the same aihwkit-sc code. Rounds alternate the
-variants, so they share the machine's load. With one seed, the seeded variants that cannot change arithmetic must end
-with bit-identical metrics; the others are compared with the seeded build's metrics in the table.
+Each variant's wheel (``scripts/aihwkit_wheel.sh``; ``make wheels`` builds them all) runs in a fresh process
+(``variants.py``), so every variant runs the same aihwkit-sc code; rounds alternate the variants, so they share the
+machine's load. With one seed, the seeded build must repeat its metrics exactly; the others are compared with it in
+the table. ``study_builds.py`` adds seeds and confidence intervals.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import record
+from variants import VARIANTS, measure, variant_site, worker_command, worker_env
 
 from aihwkit_sc.experiments.tables import markdown_table
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER = Path(__file__).resolve().parent / "throughput_worker.py"
-VARIANTS = ("stock", "seeded", "native", "fastrand")
 ROUNDS = 3
-
-
-def variant_site(variant: str) -> Path | None:
-    """The unpacked wheel of ``variant`` (a folder to put first on ``PYTHONPATH``), or None when it is not built."""
-    where = subprocess.run(["bash", str(ROOT / "scripts" / "aihwkit_wheel.sh"), variant, "--where"],
-                           capture_output=True, text=True, check=True, env={**os.environ, "PY": sys.executable})
-    folder = Path(where.stdout.strip())
-    wheels = sorted(folder.glob("aihwkit-*.whl"))
-    if not wheels:
-        return None
-    site = folder / "site"
-    if not (site / "aihwkit").is_dir():
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            wheel.extractall(site)
-    return site
-
-
-def measure(site: Path, *, threads: int = 1, env: dict[str, str] | None = None, seed: int = 0) -> dict[str, Any]:
-    environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
-        [str(site), str(WORKER.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    proc = subprocess.run([sys.executable, str(WORKER), "--threads", str(threads), "--seed", str(seed)],
-                          capture_output=True, text=True, env=environment, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["aihwkit"].startswith(str(site)), result["aihwkit"]  # the variant, not the venv's aihwkit
-    return result
 
 
 def test_build_variants_against_stock(benchmark: Any, request: pytest.FixtureRequest) -> None:
@@ -101,9 +70,8 @@ def test_threads_for_two_workers(benchmark: Any) -> None:
         pytest.skip("no seeded aihwkit wheel in the cache; 'make wheels' builds it")
 
     def pair(env: dict[str, str]) -> float:
-        environment = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(site), str(WORKER.parent)])}
-        procs = [subprocess.Popen([sys.executable, str(WORKER), "--threads", "1", "--seed", str(seed)],
-                                  stdout=subprocess.PIPE, text=True, env=environment) for seed in (0, 1)]
+        procs = [subprocess.Popen(worker_command(seed=seed), stdout=subprocess.PIPE, text=True,
+                                  env=worker_env(site, env)) for seed in (0, 1)]
         outs = [proc.communicate(timeout=600)[0] for proc in procs]
         return sum(statistics.median(json.loads(out.strip().splitlines()[-1])["samples_per_s"]) for out in outs)
 

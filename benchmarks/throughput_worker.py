@@ -21,18 +21,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", default="gokmen-vlasov")
+    parser.add_argument("--test-size", type=int, default=256,
+                        help="test samples evaluated per epoch (0: the whole test set)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     import aihwkit
 
-    from aihwkit_sc import seeding
+    from aihwkit_sc import data, seeding
     from aihwkit_sc.training import Run, TrainConfig, train_epoch
 
     run = Run(TrainConfig(preset=args.preset, limit=64 * args.batches, batch_size=64, epochs=1000,
                           schedule="constant", seed=args.seed))
-    run.test_loader = DataLoader(list(run.test_loader.dataset)[:256], batch_size=256)
+    if args.test_size:
+        run.test_loader = DataLoader(list(run.test_loader.dataset)[:args.test_size], batch_size=args.test_size)
+    else:  # the dataset's whole test set (a run with ``limit`` tests on a quarter of it)
+        run.test_loader = DataLoader(data.load(run.config.dataset)[1], batch_size=1000)
     train_epoch(run, 0, None, quiet=True)  # warm-up: allocations, first-call costs
     rates, row = [], {}
     for epoch in range(1, args.epochs + 1):

@@ -20,3 +20,13 @@ def test_mean_std_cells() -> None:
     assert mean_std([90.0, 92.0, 94.0]) == "92.00 ± 2.00"
     assert mean_std([91.234]) == "91.23"
     assert mean_std([]) == "–" and mean_std([], missing="-") == "-"
+
+
+def test_paired_difference_is_a_t_interval_and_says_none_below_two_pairs() -> None:
+    from aihwkit_sc.experiments.tables import paired_difference
+
+    n, mean, low, high = paired_difference([1.0, 2.0, 3.0])  # type: ignore[misc]
+    assert (n, mean) == (3, 2.0)
+    assert (low, high) == pytest.approx((2.0 - 4.302653 / 3 ** 0.5, 2.0 + 4.302653 / 3 ** 0.5))  # t(0.975, 2) = 4.3027
+    assert paired_difference([0.5, 0.5]) == (2, 0.5, 0.5, 0.5)
+    assert paired_difference([1.0]) is None

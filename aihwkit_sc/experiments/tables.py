@@ -1,7 +1,9 @@
-"""Markdown tables and ``mean ± std`` cells for results pages and terminal summaries (the demo, Table 1, studies)."""
+"""Markdown tables, ``mean ± std`` cells and paired differences for results pages and terminal summaries (the demo,
+Table 1, studies)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -24,3 +26,18 @@ def mean_std(values: Sequence[float], missing: str = "–") -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def paired_difference(diffs: Sequence[float]) -> tuple[int, float, float, float] | None:
+    """(n, mean, low, high): the mean of paired differences with its 95 % t confidence interval (scipy); ``None``
+    below 2 pairs. Identical differences give a zero-width interval."""
+    from scipy import stats
+
+    if len(diffs) < 2:
+        return None
+    mean = statistics.mean(diffs)
+    sd = statistics.stdev(diffs)
+    if sd == 0:
+        return len(diffs), mean, mean, mean
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=sd / math.sqrt(len(diffs)))
+    return len(diffs), mean, float(low), float(high)
