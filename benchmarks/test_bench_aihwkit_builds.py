@@ -12,19 +12,16 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import record
 from variants import VARIANTS, measure, variant_site, worker_command, worker_env
 
-from aihwkit_sc.experiments.tables import markdown_table
-
 ROUNDS = 3
 
 
-def test_build_variants_against_stock(benchmark: Any, request: pytest.FixtureRequest) -> None:
+def test_build_variants_against_stock(benchmark: Any) -> None:
     sites = {variant: variant_site(variant) for variant in VARIANTS}
     missing = [v for v in ("stock", "seeded") if sites[v] is None]
     if missing:
@@ -39,25 +36,14 @@ def test_build_variants_against_stock(benchmark: Any, request: pytest.FixtureReq
             metrics[variant] = result["metrics"]
             assert result["build"] == ("stock" if variant == "stock" else "seeded")
     base = statistics.median(rates["stock"])
-    rows = []
     for variant, values in rates.items():
         rate = statistics.median(values)
         same = "—" if variant == "stock" else ("identical" if metrics[variant] == metrics["seeded"] else
                                                 f"differs (train loss {metrics[variant]['train_loss']:.4f} vs "
                                                 f"{metrics['seeded']['train_loss']:.4f})")
-        rows.append([variant, f"{rate:.0f}", f"{rate / base:.2f}x", same])
         record(f"aihwkit build '{variant}' / stock (LeNet-5 GV samples/s, 1 thread)",
                f"{rate / base:.2f}x ({rate:.0f} vs {base:.0f} samples/s; metrics vs seeded build: {same})")
     assert metrics["seeded"] == measure(built["seeded"])["metrics"]  # one seed, one run: the seeded build repeats
-    page = request.config.getoption("--ratios-page")
-    if page:
-        Path(page).with_name("aihwkit-builds.md").write_text("\n".join([
-            "# aihwkit build variants: analog training throughput", "",
-            "Written by `make bench` (`benchmarks/test_bench_aihwkit_builds.py`): LeNet-5 on Gokmen-Vlasov, the "
-            f"training loop on 8 batches of 64 mnist-5k digits, median of {ROUNDS} interleaved rounds × 3 epochs, "
-            "one torch thread, one process at a time. Variants are built by `scripts/aihwkit_wheel.sh`.", "",
-            *markdown_table(["variant", "samples/s", "vs stock", "metrics vs the seeded build (seed 0)"], rows),
-            ""]))
     benchmark.extra_info.update(rates=rates)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
 
