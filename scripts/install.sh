@@ -65,7 +65,7 @@ fi
 # scripts/aihwkit_wheel.sh builds the wheel (or finds it in the cache, keyed by the torch build, the interpreter's
 # wheel tag, the build variant and a hash of the patches and flags) and prints its path. AIHWKIT_SC_BUILD picks the
 # variant (default: seeded; 'stock' is aihwkit as published, whose analog runs repeat only statistically).
-VARIANT=${AIHWKIT_SC_BUILD:-seeded}
+VARIANT=${AIHWKIT_SC_BUILD:-fastrand}
 aihwkit_ok() {
   "$PY" - "$AIHWKIT_VERSION" <<'PYEOF' >/dev/null 2>&1
 import sys, importlib.metadata as md

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +140,23 @@ def test_reproduce_cli_tiny(tmp_path: Path) -> None:
     assert set(lrs) == {"mnist-lenet5-step-50|pytorch", "mnist-lenet5-step-50|gokmen-vlasov"}
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "6/6 runs finished" in again.output
+
+
+def test_a_sweep_run_uses_one_thread_per_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker of a sweep limits OpenBLAS (aihwkit's matrix-vector products) and OpenMP to one thread, as torch:
+    with OpenBLAS's default pool, 2 workers on 2 cores lost 1.7x of their throughput to spinning threads."""
+    limited: list[bool] = []
+    monkeypatch.setattr(executor, "one_thread_per_library", lambda: limited.append(True))
+    executor.execute(tiny_jobs(tmp_path, seeds=1), workers=1, quiet=True)
+    assert limited == [True]
+    probe = ("import threadpoolctl, aihwkit.simulator.rpu_base\n"
+             "from aihwkit_sc.experiments.executor import one_thread_per_library\n"
+             "before = {i['internal_api']: i['num_threads'] for i in threadpoolctl.threadpool_info()}\n"
+             "one_thread_per_library()\n"
+             "after = {i['internal_api']: i['num_threads'] for i in threadpoolctl.threadpool_info()}\n"
+             "print(before.get('openblas'), after)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")})
+    before, after = out.stdout.split(" ", 1)
+    assert ast.literal_eval(after) == {"openblas": 1, "openmp": 1}
+    assert int(before) == os.cpu_count()  # the default it replaces: one thread per core

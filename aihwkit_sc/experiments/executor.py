@@ -76,6 +76,7 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     if _stopping:
         raise KeyboardInterrupt("the sweep was interrupted")
     torch.set_num_threads(1)
+    one_thread_per_library()
     cfg = TrainConfig(**{**config, "digital_layers": tuple(config["digital_layers"])})
     out = Path(out_dir) if out_dir else None
     _running = True
@@ -101,6 +102,17 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     if out and result.summary["status"] == "complete":
         rundir.atomic_write_json(out / RESULT, record)
     return record
+
+
+def one_thread_per_library() -> None:
+    """One thread for OpenBLAS (aihwkit's analog matrix-vector products) and OpenMP in this process, as torch's.
+
+    A sweep runs one worker per core; OpenBLAS's own pool (one thread per core by default) then spins for work the
+    other worker's core is doing, which cost 2 workers on 2 cores 1.7x of their throughput
+    (``benchmarks/test_bench_aihwkit_builds.py::test_threads_for_two_workers``)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def load_result(job: Job) -> dict[str, Any] | None:
