@@ -5,9 +5,9 @@ LeNet-5 on Gokmen-Vlasov (stochastic pulses, cycle-to-cycle and I/O noise), the 
 at a time (``throughput_worker.py`` under each variant's wheel, ``variants.py``). For every seed, every variant runs
 once, back to back, so a seed's runs share the machine's load and its data order and device-to-device draws.
 
-Variants (``scripts/aihwkit_wheel.sh``): ``stock`` (aihwkit 1.2.0 as published), ``seeded`` (+ the seed patch: what
-``make install`` builds), ``native`` (seeded, ``-march=native``), ``fastrand`` (seeded, aihwkit's
-``RPU_USE_FASTRAND``/``RPU_USE_FASTMOD``: another random stream). The page reports, per variant, training samples/s
+Variants (``scripts/aihwkit_wheel.sh``): ``stock`` (aihwkit 1.2.0 as published), ``seeded`` (+ the seed patch),
+``native`` (seeded, ``-march=native``), ``fastrand`` (seeded, aihwkit's ``RPU_USE_FASTRAND``/``RPU_USE_FASTMOD``:
+another random stream; what ``make install`` builds). The page reports, per variant, training samples/s
 (the epochs' training part) as a ratio to stock paired by seed (geometric mean, 95 % t interval on the log ratios),
 and test accuracy on the 1,000 test digits after the run, with the paired difference to the seeded build (95 % t
 interval; "no difference" when it holds 0), and whether a variant's metrics are bit-identical to the seeded build's.

@@ -6,10 +6,10 @@
 #
 # Variants (what is applied to the aihwkit 1.2.0 sdist before `pip wheel --no-build-isolation`):
 #   stock     the sdist as published (no patch, aihwkit's own Release flags: -O3 -ftree-vectorize)
-#   seeded    + scripts/patches/*.patch (binds seeds to Python; changes no arithmetic)          <- make install
+#   seeded    + scripts/patches/*.patch (binds seeds to Python; changes no arithmetic)
 #   native    seeded, compiled with -march=native (for this CPU only: the key holds the CPU's flags)
 #   fastrand  seeded, with aihwkit's CMake options RPU_USE_FASTRAND=ON and RPU_USE_FASTMOD=ON (a 15-bit LCG
-#             replaces rand(): a different random stream, statistically the same physics)
+#             replaces rand(): a different random stream, statistically the same physics)   <- make install
 #
 # The cache key holds the torch build, the interpreter's wheel tag, the variant and a hash of everything that
 # changes the binary (patch files, CMake options, compiler flags), so a patched and a stock wheel never mix.

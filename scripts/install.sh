@@ -10,7 +10,7 @@
 #
 # Environment: VENV (default .venv), PYTHON (interpreter for a new venv, default python3),
 #              AIHWKIT_SC_WHEEL_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/aihwkit-sc/wheels),
-#              AIHWKIT_SC_BUILD (aihwkit build variant, default seeded; see scripts/aihwkit_wheel.sh).
+#              AIHWKIT_SC_BUILD (aihwkit build variant, default fastrand; see scripts/aihwkit_wheel.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -64,7 +64,9 @@ fi
 # 3. aihwkit built against this torch, with the seed patch -------------------------------------------------------
 # scripts/aihwkit_wheel.sh builds the wheel (or finds it in the cache, keyed by the torch build, the interpreter's
 # wheel tag, the build variant and a hash of the patches and flags) and prints its path. AIHWKIT_SC_BUILD picks the
-# variant (default: seeded; 'stock' is aihwkit as published, whose analog runs repeat only statistically).
+# variant (default: fastrand, the seed patch with aihwkit's fast random generator, 1.35x stock in
+# docs/results/aihwkit-builds.md; 'seeded' is the patch alone, 'stock' aihwkit as published, whose analog runs repeat
+# only statistically).
 VARIANT=${AIHWKIT_SC_BUILD:-fastrand}
 aihwkit_ok() {
   "$PY" - "$AIHWKIT_VERSION" <<'PYEOF' >/dev/null 2>&1
