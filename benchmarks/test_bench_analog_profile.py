@@ -134,11 +134,15 @@ def test_profile_of_an_analog_epoch(benchmark: Any, request: pytest.FixtureReque
                 totals[name][key] += value
     wall = sum(walls["gokmen-vlasov"])
     times = totals["gokmen-vlasov"]
-    layers = [name for name, _ in devices.analog_layers(runs["gokmen-vlasov"].model)]
+    analog = devices.analog_layers(runs["gokmen-vlasov"].model)
+    layers = [name for name, _ in analog]
     rows = []
-    for layer in layers:
-        cells = [times.get((layer, phase), 0.0) for phase in PHASES]
-        rows.append([f"`{layer}`", *(f"{100 * c / wall:.1f} %" for c in cells), f"{100 * sum(cells) / wall:.1f} %"])
+    for name, layer in analog:
+        cells = [times.get((name, phase), 0.0) for phase in PHASES]
+        shape = (f"{layer.in_channels}→{layer.out_channels} channels" if hasattr(layer, "in_channels")
+                 else f"{layer.in_features}→{layer.out_features}")
+        rows.append([f"`{name}` {type(layer).__name__} {shape}", *(f"{100 * c / wall:.1f} %" for c in cells),
+                     f"{100 * sum(cells) / wall:.1f} %"])
     by_phase = [sum(times.get((layer, phase), 0.0) for layer in layers) for phase in PHASES]
     rest = wall - sum(by_phase)
     rows.append(["all analog layers", *(f"{100 * c / wall:.1f} %" for c in by_phase),
