@@ -78,11 +78,13 @@ def plugin_report() -> tuple[list[dict[str, Any]], list[str]]:
 
 def _aihwkit_build() -> str:
     """Whether analog runs repeat bit for bit here (the seeded build ``make install`` makes) or only statistically."""
-    from aihwkit_sc.seeding import build_kind
+    from aihwkit_sc.seeding import build_kind, installed_variant
 
+    variant = installed_variant()
+    built = f"; the {variant} build of make install" if variant else ""
     if build_kind() == "seeded":
-        return "seeded (analog runs repeat bit for bit for one seed)"
-    return "stock (analog runs repeat only statistically; 'make install' builds the seeded one)"
+        return f"seeded (analog runs repeat bit for bit for one seed{built})"
+    return f"stock (analog runs repeat only statistically; 'make install' builds the seeded one{built})"
 
 
 def _aihwkit_cuda_compiled() -> bool:

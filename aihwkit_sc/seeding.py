@@ -21,6 +21,7 @@ sequential (aihwkit's OpenMP loops run vector and transfer compounds in parallel
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,27 @@ def build_kind() -> str:
     except ImportError:
         return "missing"
     return "seeded" if seedable() else "stock"
+
+
+def installed_variant() -> str | None:
+    """The aihwkit build variant ``make install`` recorded in this environment (``fastrand``, ``seeded``, ``stock``,
+    ``native``; see ``scripts/aihwkit_wheel.sh``), or None when aihwkit was installed another way or is imported from
+    elsewhere (e.g. a variant put first on ``PYTHONPATH``)."""
+    try:
+        import aihwkit
+    except ImportError:
+        return None
+    mark = Path(sys.prefix) / ".aihwkit-wheel"
+    if not mark.is_file() or not Path(aihwkit.__file__).resolve().is_relative_to(Path(sys.prefix).resolve()):
+        return None
+    parts = mark.read_text().split()
+    return parts[0] if len(parts) == 2 else None
+
+
+def build_label() -> str:
+    """:func:`build_kind` with the recorded variant, e.g. ``seeded (fastrand build)``; what a run's summary records."""
+    variant = installed_variant()
+    return build_kind() + (f" ({variant} build)" if variant else "")
 
 
 def derive(seed: int, *keys: int) -> int:

@@ -526,4 +526,5 @@ def _summary(
         "wall_time_s": sum(m["wall_time_s"] for m in metrics),
         "pulses": sum(m["pulses"] for m in metrics) if metrics and metrics[0]["pulses"] is not None else None,
         "schedule_options": run.schedule_options if run else None, "lr_find": run.lr_find if run else None,
+        "aihwkit_build": seeding.build_label(),  # which aihwkit made the run: seeded or stock, and its build variant
     }

@@ -89,8 +89,10 @@ else
   say "building the $VARIANT aihwkit $AIHWKIT_VERSION wheel (about 6 min on 2 cores; cached afterwards)"
 fi
 WHEEL=$(PY=$PY bash "$ROOT/scripts/aihwkit_wheel.sh" "$VARIANT")
-MARK=$VENV/.aihwkit-wheel  # which wheel this venv holds: a variant switch or a rebuilt wheel reinstalls
-want=$(sha256sum "$WHEEL" | cut -c1-64)
+# which variant and wheel this venv holds (aihwkit-sc reads the variant for doctor and summary.json): a variant switch
+# or a rebuilt wheel reinstalls
+MARK=$VENV/.aihwkit-wheel
+want="$VARIANT $(sha256sum "$WHEEL" | cut -c1-64)"
 if [ "$(cat "$MARK" 2>/dev/null)" != "$want" ] || ! aihwkit_ok; then
   say "installing the $VARIANT aihwkit $AIHWKIT_VERSION wheel"
   "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "$WHEEL"

@@ -43,7 +43,7 @@ def test_doctor_json_reports_a_working_install() -> None:
     assert report["torch_threads"] == torch.get_num_threads()
     assert report["torch_cuda"] is torch.cuda.is_available()
     assert isinstance(report["aihwkit_cuda"], bool)
-    assert report["aihwkit_build"].startswith("seeded (analog runs repeat bit for bit")  # make install's build
+    assert report["aihwkit_build"].startswith("seeded (analog runs repeat bit for bit for one seed")  # make install
     assert report["offline_mnist_5k"].endswith("mnist_5k.csv.gz")
     assert Path(report["offline_mnist_5k"]).stat().st_size > 1_000_000
 

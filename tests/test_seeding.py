@@ -132,3 +132,28 @@ def test_a_stock_aihwkit_trains_and_says_once_that_runs_repeat_only_statisticall
     assert err.count("analog runs repeat only statistically") == 1 and "make install" in err
     assert seeding.seed_tiles(build("lenet5"), 0, 0) is False  # a digital model: nothing to seed, nothing said
     assert capsys.readouterr().err == ""
+
+
+def test_the_build_variant_make_install_recorded_is_read_only_for_the_aihwkit_it_installed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import aihwkit
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(aihwkit, "__file__", str(tmp_path / "lib" / "aihwkit" / "__init__.py"))
+    assert seeding.installed_variant() is None  # no record: installed another way
+    (tmp_path / ".aihwkit-wheel").write_text("fastrand " + "0" * 64 + "\n")
+    assert seeding.installed_variant() == "fastrand"
+    assert seeding.build_label() == "seeded (fastrand build)"
+    monkeypatch.setattr(aihwkit, "__file__", "/elsewhere/aihwkit/__init__.py")  # e.g. a variant on PYTHONPATH
+    assert seeding.installed_variant() is None and seeding.build_label() == "seeded"
+    (tmp_path / ".aihwkit-wheel").write_text("0" * 64 + "\n")  # the record of an older installer: no variant
+    monkeypatch.setattr(aihwkit, "__file__", str(tmp_path / "lib" / "aihwkit" / "__init__.py"))
+    assert seeding.installed_variant() is None
+
+
+def test_a_run_summary_says_which_aihwkit_made_it(tmp_path: Path) -> None:
+    result = train(TrainConfig(epochs=1, limit=64, batch_size=32, schedule="constant"), tmp_path, quiet=True)
+    assert result.summary["aihwkit_build"] == seeding.build_label()
+    assert json.loads((tmp_path / "summary.json").read_text())["aihwkit_build"].startswith("seeded")
