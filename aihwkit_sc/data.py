@@ -50,9 +50,16 @@ def load(
     name: str, *, root: str | Path | None = None, download: bool = True, **options: Any
 ) -> tuple[Dataset, Dataset]:
     """``(train, test)`` of dataset ``name``; files under ``root`` (default :func:`default_root`)."""
-    loader = registry("dataset").get(name)
-    pair: tuple[Dataset, Dataset] = loader(root=Path(root) if root else default_root(), download=download, **options)
+    pair: tuple[Dataset, Dataset] = registry("dataset").call(
+        name, root=Path(root) if root else default_root(), download=download, doing="load", expect=_not_a_pair,
+        passthrough=(ValueError, DatasetUnavailableError, DatasetCorruptError), **options)
     return pair
+
+
+def _not_a_pair(obj: Any) -> str | None:
+    if isinstance(obj, tuple | list) and len(obj) == 2 and all(isinstance(d, Dataset) for d in obj):
+        return None
+    return f"it returned {type(obj).__name__}, not a (train, test) pair of torch Datasets"
 
 
 def _torchvision(name: str, files: str, make: Any, root: Path, download: bool,

@@ -15,6 +15,18 @@ def _pyplot() -> Any:
     return plt
 
 
+def check_image_path(path: str | Path) -> None:
+    """One-line ``ValueError`` unless ``path`` ends in an image format matplotlib writes (checked before the work
+    whose figure it is, not after)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise ValueError(f"expected an image file name ending in .png, .pdf, .svg or another format matplotlib "
+                         f"writes, got {str(path)!r}")
+
+
 def _save(plt: Any, fig: Any, path: str | Path) -> None:
     """Lay out, write the PNG (its folder made if needed) and free the figure."""
     fig.tight_layout()

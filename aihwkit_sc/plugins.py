@@ -13,6 +13,7 @@ exception, ``SystemExit`` included; only ``KeyboardInterrupt`` goes through.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import importlib.metadata as md
 import os
@@ -170,12 +171,14 @@ class PluginHost:
 
     def _load_entrypoints(self, only: str | None) -> None:
         wanted = None if only is None else {part.strip() for part in only.split(",") if part.strip()}
+        installed: set[str] = set()
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             try:
                 dist = ep.dist.metadata["Name"] if ep.dist is not None else None
                 version = ep.dist.version if ep.dist is not None else None
             except Exception:  # unreadable metadata: still try the entry point itself
                 dist = version = None
+            installed |= {ep.name, *([dist] if dist else [])}
             if wanted is not None and ep.name not in wanted and dist not in wanted:
                 continue
             try:
@@ -188,6 +191,12 @@ class PluginHost:
                 self._report(info, f"failed to import {ep.value!r}: {_one_line(exc)}")
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist, version=version)
+        for name in sorted((wanted or set()) - installed):  # a typo would otherwise load nothing without a word
+            close = difflib.get_close_matches(name, sorted(installed), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"installed: {', '.join(sorted(installed))}" if installed else "no plugins are installed")
+            warnings.warn(f"{ENV_VAR} names {name!r}, which is no installed aihwkit-sc plugin (entry point or "
+                          f"distribution): {hint}", PluginWarning, stacklevel=2)
 
     def _report(self, info: PluginInfo, message: str) -> None:
         message = " ".join(message.split())  # one line, whatever the exception's text

@@ -89,7 +89,9 @@ class Preset:
         if self.seed is not None:
             for device in [*pulsed_devices(config), config.device]:
                 if hasattr(device, "construction_seed"):
-                    device.construction_seed = 1 + self.seed
+                    # aihwkit takes an unsigned 32-bit seed and reads 0 as "the clock": 1 + seed for seeds below
+                    # 2**32 - 1 (the runs so far), every larger one folded into [1, 2**32 - 1]
+                    device.construction_seed = 1 + self.seed % (2**32 - 1)
         return config
 
     def seeded(self, seed: int) -> Preset:

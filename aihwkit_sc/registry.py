@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -22,6 +22,11 @@ class RegistryError(ValueError):
 
 class DuplicateNameError(RegistryError):
     """A name or alias is already taken."""
+
+
+class EntryFailed(RuntimeError):
+    """A registered object failed when used (raised, or returned the wrong kind of thing); the message is one line
+    naming the entry and the plugin that registered it, the original exception is the ``__cause__``."""
 
 
 class UnknownNameError(RegistryError, KeyError):
@@ -106,6 +111,28 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered under ``name`` or one of its aliases."""
         return self.entry(name).obj
+
+    def call(self, name: str, *args: Any, doing: str, expect: Callable[[Any], str | None] | None = None,
+             passthrough: tuple[type[BaseException], ...] = (ValueError,), **kwargs: Any) -> Any:
+        """Call the object registered as ``name``, so that a plugin's failure names it: any exception (``SystemExit``
+        included; ``KeyboardInterrupt`` and ``passthrough`` go through, the project's one-line errors) becomes one
+        :class:`EntryFailed` line "model 'x' (plugin 'p') failed to build: OSError: ...", and ``expect(result)``,
+        when given, says what is wrong with the result (or ``None``), e.g. a schedule factory returning ``None``.
+        """
+        entry = self.entry(name)
+        where = f"{self.kind} {entry.name!r} (plugin {entry.plugin!r})"
+        try:
+            result = entry.obj(*args, **kwargs)  # type: ignore[operator]
+        except (KeyboardInterrupt, *passthrough):
+            raise
+        except BaseException as exc:
+            lines = str(exc).strip().splitlines()
+            raise EntryFailed(f"{where} failed to {doing}: {type(exc).__name__}"
+                              + (f": {lines[0]}" if lines else "")) from exc
+        wrong = expect(result) if expect is not None else None
+        if wrong:
+            raise EntryFailed(f"{where} failed to {doing}: {wrong}")
+        return result
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._entries or name in self._aliases)

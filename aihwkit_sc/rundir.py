@@ -11,6 +11,7 @@ stale lock can never block a re-run, while two live processes can never train in
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -44,6 +45,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, value: Any, **kwargs: Any) -> None:
     atomic_write_text(path, json.dumps(value, **kwargs))
+
+
+def write_error(exc: OSError, path: Path, doing: str) -> str:
+    """One line for a failed write of ``path``: "no space left on the device writing PATH" for a full disk, else
+    ``doing`` in the folder with the system's reason."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device writing {path}; {doing.replace('cannot', 'could not')} (free space and " \
+               "run the same command with --resume)"
+    return f"{doing} in {path.parent}: {exc.strerror or exc}"
 
 
 def make_dir(path: Path, what: str = "output directory") -> None:

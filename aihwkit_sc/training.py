@@ -17,7 +17,7 @@ runs then agree only statistically (said once per process).
 from __future__ import annotations
 
 import dataclasses
-import functools
+import io
 import json
 import math
 import random
@@ -34,12 +34,15 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from aihwkit_sc import data, devices, presets, rundir, schedules, seeding, zoo
 from aihwkit_sc.pulses import PulseCounter
-from aihwkit_sc.schedules.analog import contexts, is_analog_group
+from aihwkit_sc.schedules._common import MAX_LR, is_number
+from aihwkit_sc.schedules.analog import analog_tiles_by_group, bad_analog_lrs, contexts, is_analog_group
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CONFIG = "config.json"
+MAX_SEED = 2**63 - 1
+"""The largest seed (torch's generators take a signed 64-bit seed); every one from 0 up works on every device."""
 
 
 class TrainingStopped(RuntimeError):
@@ -79,14 +82,22 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (is_number(self.lr) and 0 < self.lr <= MAX_LR):
+            raise ValueError(f"lr must be a positive number up to {MAX_LR:g}, got {self.lr!r}")
+        if not (is_number(self.momentum) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if not (is_number(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED):
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {self.seed!r}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be a positive number of training samples, got {self.limit}")
         if not isinstance(self.validation, int) or self.validation < 0:
             raise ValueError(f"validation must be a number of held-out training samples (0 for none), got "
                              f"{self.validation!r}")
-        self.digital_layers = tuple(self.digital_layers)
+        # one name is one layer, not its letters
+        self.digital_layers = (self.digital_layers,) if isinstance(self.digital_layers, str) \
+            else tuple(self.digital_layers)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -277,13 +288,25 @@ class UnreadableCheckpoint(CheckpointError):
 
 
 def canonical(config: TrainConfig) -> TrainConfig:
-    """``config`` with its model, preset, dataset and schedule as canonical names (``gv`` -> ``gokmen-vlasov``), so
-    an alias and its name are the same run; raises a one-line error for an unknown name."""
+    """``config`` with its model, preset, dataset and schedule as canonical names (``gv`` -> ``gokmen-vlasov``) and
+    its data root as an absolute path (``None`` when it is the default root), so an alias and its name, or a path
+    and its spelling, are the same run; raises a one-line error for an unknown name."""
     from aihwkit_sc.plugins import registry
 
     return dataclasses.replace(
         config, preset=presets.get(config.preset).name, model=registry("model").resolve(config.model),
-        dataset=registry("dataset").resolve(config.dataset), schedule=registry("schedule").resolve(config.schedule))
+        dataset=registry("dataset").resolve(config.dataset), schedule=registry("schedule").resolve(config.schedule),
+        data_root=_canonical_root(config.data_root))
+
+
+def _canonical_root(root: str | None) -> str | None:
+    if root is None:
+        return None
+    if not root:
+        raise ValueError("data_root must name a folder, got ''; leave it out for the default "
+                         f"({data.default_root()})")
+    path = Path(root).expanduser().resolve()
+    return None if path == data.default_root().expanduser().resolve() else str(path)
 
 
 def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
@@ -303,17 +326,25 @@ def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
 
 
 def existing_run(out: Path) -> list[str]:
-    """The files of an earlier run in ``out`` that a new run would overwrite. A run stopped during its set-up (no
-    epoch, no checkpoint) leaves only a summary saying so; nothing is lost by starting again."""
+    """The files of an earlier run in ``out`` that a new run would overwrite. A run stopped before it finished an
+    epoch (during set-up or epoch 1: no checkpoint, no metrics line, a summary saying it was interrupted) leaves
+    nothing that starting again would lose, so it counts as none."""
     found = [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
-    if found == [SUMMARY]:
-        try:
-            summary = json.loads((out / SUMMARY).read_text())
-            if summary.get("status") == "interrupted" and summary.get("epochs_done") == 0:
-                return []
-        except (OSError, ValueError, AttributeError):
-            pass
-    return found
+    return [] if nothing_finished(out) else found
+
+
+def nothing_finished(out: Path) -> bool:
+    """True when ``out`` holds only what a run stopped before its first epoch ended leaves: no checkpoint, an empty
+    or missing ``metrics.jsonl`` and a summary saying it was interrupted after 0 epochs."""
+    if (out / CHECKPOINT).is_file() or not (out / SUMMARY).is_file():
+        return False
+    try:
+        if (out / METRICS).is_file() and (out / METRICS).read_text().strip():
+            return False
+        summary = json.loads((out / SUMMARY).read_text())
+        return bool(summary.get("status") == "interrupted" and summary.get("epochs_done") == 0)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class _Terminated(BaseException):
@@ -353,6 +384,8 @@ def train(
 def _check_run_dir(config: TrainConfig, out: Path, resume: bool, overwrite: bool) -> dict[str, Any] | None:
     """The checkpoint to continue (``resume``), or ``None`` for a new run; refuses a folder that holds another run."""
     state = None
+    if resume and nothing_finished(out):  # stopped before its first epoch ended: resuming is starting again
+        return None
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
@@ -410,7 +443,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
         status, message = "interrupted", "interrupted by the user (Ctrl-C)"
     except _Terminated:
         status, message = "interrupted", "terminated (SIGTERM)"
-    except _WriteFailed as exc:
+    except (_WriteFailed, _BadLR) as exc:
         status, message = "failed", str(exc)
     summary = _summary(config, metrics, status, message, run)
     result = TrainResult(config, metrics, summary, out)
@@ -428,7 +461,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
             except OSError as exc:
                 if status == "complete":
                     status = summary["status"] = "failed"
-                message = message or f"cannot write to {out}: {exc.strerror or exc}"
+                message = message or rundir.write_error(exc, out / SUMMARY, "cannot write the summary")
         if held and status == "complete":  # the run had finished: the stop is for whoever called it
             raise KeyboardInterrupt
     if status != "complete":
@@ -443,19 +476,33 @@ class _WriteFailed(RuntimeError):
 def _save_epoch(run: Run, out: Path, metrics: list[dict[str, Any]], epochs_done: int) -> None:
     """Checkpoint first (the record), then the metrics line; one line of error when the folder cannot be written."""
     checkpoint = out / CHECKPOINT
+    # serialized in memory, written by Python: a full disk or an unwritable folder is an OSError with its errno, not
+    # torch's "[enforce fail at inline_container.cc] unexpected pos"
+    buffer = io.BytesIO()
+    torch.save(run.state(metrics, epochs_done), buffer)
+    target = checkpoint
     try:
-        rundir.atomic_write(checkpoint, functools.partial(torch.save, run.state(metrics, epochs_done)))
-        with open(out / METRICS, "a") as f:
+        rundir.atomic_write(checkpoint, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
+        target = out / METRICS
+        with open(target, "a") as f:
             f.write(json.dumps(metrics[-1]) + "\n")
-    except (OSError, RuntimeError) as exc:  # torch reports an unwritable file as RuntimeError (inline_container.cc)
-        # torch: "[enforce fail at inline_container.cc:NNN] . open file failed with strerror: Permission denied"
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = getattr(exc, "strerror", None) or text.rpartition("strerror: ")[2]
-        raise _WriteFailed(f"cannot save epoch {epochs_done} in {out}: {reason}") from None
+    except OSError as exc:
+        raise _WriteFailed(rundir.write_error(exc, target, f"cannot save epoch {epochs_done}")) from None
 
 
 class _Diverged(RuntimeError):
     pass
+
+
+class _BadLR(RuntimeError):
+    """The schedule gave an analog group an LR a tile cannot take (aihwkit would stop with a C++ error)."""
+
+
+def _digital_weights_finite(model: nn.Module) -> bool:
+    """Whether every torch-held weight is finite (an analog tile's weights are bounded by its device and stay in C++:
+    aihwkit's placeholder parameters cannot be read)."""
+    analog = set(map(id, (p for g in [{"params": list(model.parameters())}] for p in contexts(g))))
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters() if id(p) not in analog)
 
 
 def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool) -> dict[str, Any]:
@@ -476,7 +523,8 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     start = time.perf_counter()
     bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=True if quiet else None, unit="batch")
-    for x, y in bar:
+    analog_pairs = analog_tiles_by_group(optimizer)
+    for batch, (x, y) in enumerate(bar):
         x, y = x.to(config.device), y.to(config.device)
         optimizer.zero_grad()
         output = model(x)
@@ -489,6 +537,11 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
         loss.backward()
         if counter:
             counter.observe(optimizer)
+        if analog_pairs and (bad := bad_analog_lrs(optimizer, analog_pairs)):
+            bar.close()
+            group, lr_bad = next(iter(bad.items()))
+            raise _BadLR(f"schedule {config.schedule!r} gave analog param group {group} the LR {lr_bad:g} in epoch "
+                         f"{epoch + 1} at batch {batch + 1}; analog tiles take only positive finite LRs")
         optimizer.step()
         scheduler.step()
         loss_sum += value * len(y)
@@ -498,6 +551,10 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     wall = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, run.test_loader, config.device)
     val_loss, val_acc = evaluate(model, run.val_loader, config.device) if run.val_loader else (None, None)
+    # a loss that stayed finite on every batch while the weights overflowed (a huge LR) shows here
+    if not math.isfinite(test_loss) or not _digital_weights_finite(model):
+        raise _Diverged(f"the weights or the test loss ({test_loss}) became non-finite in epoch {epoch + 1} at LR "
+                        f"{optimizer.param_groups[0]['lr']:.4g}; lower the (max) LR")
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / seen, "train_accuracy": correct / seen,

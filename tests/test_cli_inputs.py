@@ -30,7 +30,7 @@ def out(tmp_path: Path) -> str:
 
 def test_train_option_of_wrong_type_is_one_line(out: str) -> None:
     line = error_line(invoke("train", "--schedule", "step", "-O", "step_size=abc", "--out", out))
-    assert line == "Error: schedule 'step' option step_size: expected a number, got 'abc'"
+    assert line == "Error: schedule 'step' option step_size: expected a positive number, got 'abc'"
     assert not Path(out).exists()  # refused before the run started
 
 
@@ -51,9 +51,9 @@ def test_train_literal_and_unknown_options(out: str) -> None:
     line = error_line(invoke("train", "-O", "anneal_strategy=cosine", "--out", out))
     assert line == "Error: schedule 'one-cycle' option anneal_strategy: expected 'cos' or 'linear', got 'cosine'"
     line = error_line(invoke("train", "-O", "max_lr=fast", "--out", out))
-    assert line == "Error: schedule 'one-cycle' option max_lr: expected a number, null or 'auto', got 'fast'"
+    assert line == "Error: schedule 'one-cycle' option max_lr: expected a positive number up to 1e+06, null or 'auto', got 'fast'"
     line = error_line(invoke("train", "-O", "pct_start=NaN", "--out", out))
-    assert line == "Error: schedule 'one-cycle' option pct_start: expected a number, got nan"
+    assert line == "Error: schedule 'one-cycle' option pct_start: expected a number in (0, 1), got nan"
     line = error_line(invoke("train", "-O", "gama=0.5", "--schedule", "step", "--out", out))
     assert line.startswith("Error: schedule 'step' has no option 'gama': it takes steps_per_epoch, epochs, lr, gamma")
 
@@ -90,7 +90,7 @@ def test_lr_find_lr_range(tmp_path: Path) -> None:
 def test_schedules_plot_validates_options_like_train(tmp_path: Path) -> None:
     png = str(tmp_path / "s.png")
     line = error_line(invoke("schedules", "plot", "step", "-O", "step_size=abc", "-o", png))
-    assert line == "Error: schedule 'step' option step_size: expected a number, got 'abc'"
+    assert line == "Error: schedule 'step' option step_size: expected a positive number, got 'abc'"
     line = error_line(invoke("schedules", "plot", "one-cycle", "-O", "three_phase=maybe", "-o", png))
     assert line == "Error: schedule 'one-cycle' option three_phase: expected true/false, got 'maybe'"
     line = error_line(invoke("schedules", "plot", "step", "-O", "epochs=3", "-o", png))

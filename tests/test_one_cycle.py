@@ -61,7 +61,7 @@ def test_digital_equivalence_with_torch(optimizer: str, three_phase: bool, annea
     torch_opt = OPTIMIZERS[optimizer](two_groups(digital_model()))
     ours = trace(ours_opt, AnalogOneCycleLR(ours_opt, max_lr, **kwargs), 40)
     ref = trace(torch_opt, OneCycleLR(torch_opt, max_lr, **kwargs), 40)
-    assert ours == ref  # exact: every group, every step, LR and momentum/beta1
+    assert ours == held_at_end(ref)  # exact: every group, every step, LR and momentum/beta1
     assert len({step[0][0] for step in ours}) > 30  # the schedule moved
 
 
@@ -70,7 +70,13 @@ def test_epochs_and_steps_per_epoch_equal_total_steps() -> None:
     b_opt = OPTIMIZERS["sgd"](two_groups(digital_model()))
     a = trace(a_opt, AnalogOneCycleLR(a_opt, 0.1, epochs=3, steps_per_epoch=7), 21)
     b = trace(b_opt, OneCycleLR(b_opt, 0.1, total_steps=21), 21)
-    assert a == b
+    assert a == held_at_end(b)
+
+
+def held_at_end(ref: list[Any]) -> list[Any]:
+    """torch's trace with the final step's values held at ``total_steps``, where torch extrapolates (its linear anneal
+    below zero there; a tile refuses that LR)."""
+    return [*ref[:-1], ref[-2]]
 
 
 # -- analog ------------------------------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def test_step_starts_analog_groups_at_their_device_lr() -> None:
     build("step", opt, steps_per_epoch=2, lr=0.05, analog_lr=0.2)
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.2, 0.2]
     # the message is build()'s option check's (being reworded in schedules/__init__.py) or step's own
-    with pytest.raises(ValueError, match=r"analog_lr.*a number, 'device' or (None|null), got 'floor'"):
+    with pytest.raises(ValueError, match=r"analog_lr.*a (positive )?number.*'device' or (None|null), got 'floor'"):
         build("step", opt, steps_per_epoch=2, analog_lr="floor")
 
 

@@ -21,7 +21,8 @@ Below them, the argument kinds a drop-in replacement has to take as torch does (
 ``max_lr``, tensor momenta, ``max_momentum`` above 1, ``pct_start`` 0.0 and 1.0, ``total_steps=1``, ...): LR and
 momentum/betas are compared with torch's exactly, value and type, after construction and after every step; and
 arguments torch rejects must raise the same exception, type and message. The one documented difference, holding
-the final LR past ``total_steps`` where torch raises, has a test of its own.
+the final step's LR at ``total_steps`` (where torch extrapolates past its schedule) and after it (where torch raises),
+is built into the trajectory comparison (:func:`held_at_end`) and has a test of its own.
 """
 
 from __future__ import annotations
@@ -299,14 +300,24 @@ def test_accepts_what_torch_accepts_with_the_same_values(case: str, optimizer: s
         assert ref[1] is not None and ref[1][0] is ZeroDivisionError
     else:
         assert ref[1] is None
-    assert trajectory(AnalogOneCycleLR, OPTIMIZERS[optimizer], kwargs, steps) == ref
+    assert trajectory(AnalogOneCycleLR, OPTIMIZERS[optimizer], kwargs, steps) == held_at_end(ref, steps)
+
+
+def held_at_end(ref: Outcome, steps: int) -> Outcome:
+    """torch's trajectory with the documented difference: at step ``total_steps`` (a run steps after its last batch)
+    torch extrapolates past its schedule (or divides by zero, ``pct_start=1``), ``AnalogOneCycleLR`` holds the values
+    of step ``total_steps - 1``."""
+    out, error = ref
+    if error is not None and len(out) < 2 * steps:  # torch stopped before the end: so does ours, the same way
+        return ref
+    return [*out[:2 * steps], *out[2 * steps - 2:2 * steps]], None
 
 
 def test_momentumless_optimizer_without_momentum_cycle() -> None:
     kwargs: dict[str, Any] = {"max_lr": 0.1, "total_steps": 10, "cycle_momentum": False}
     ref = trajectory(OneCycleLR, OPTIMIZERS["rprop"], kwargs, 10)
     assert ref[1] is None and len(ref[0]) == 22
-    assert trajectory(AnalogOneCycleLR, OPTIMIZERS["rprop"], kwargs, 10) == ref
+    assert trajectory(AnalogOneCycleLR, OPTIMIZERS["rprop"], kwargs, 10) == held_at_end(ref, 10)
 
 
 # -- rejected as torch rejects them: the same exception ---------------------------------------------------------------
@@ -354,11 +365,20 @@ def test_past_the_end_torch_raises_analog_holds_and_warns() -> None:
     torch_opt, analog_opt = fixture_opt(), fixture_opt()
     ref = OneCycleLR(torch_opt, max_lr=0.1, total_steps=4)
     ours = AnalogOneCycleLR(analog_opt, max_lr=0.1, total_steps=4)
-    for _ in range(4):
+    for _ in range(3):
         for opt, sched in ((torch_opt, ref), (analog_opt, ours)):
             opt.step()
             sched.step()
     assert trajectory_now(analog_opt) == trajectory_now(torch_opt)
+    final = trajectory_now(torch_opt)  # step 3 of 0..3: the last one a run trains with
+    assert final[0][0] == pytest.approx(0.1 / 25 / 1e4)
+    for opt, sched in ((torch_opt, ref), (analog_opt, ours)):
+        opt.step()
+        sched.step()
+    # stepped to total_steps, as a run does after its last batch: torch extrapolates its cosine back up (its linear
+    # anneal would go below zero); ours holds the final step's LR and momentum
+    assert trajectory_now(analog_opt) == final
+    assert trajectory_now(torch_opt)[0][0] > 100 * final[0][0]
     torch_opt.step()
     with pytest.raises(ValueError, match=r"Tried to step 5 times\. The specified number of total steps is 4"):
         ref.step()

@@ -62,23 +62,24 @@ def test_build_errors() -> None:
         schedules.build("cosine", opt, steps_per_epoch=3)
     with pytest.raises(UnknownNameError, match="unknown schedule 'one-cylce': did you mean 'one-cycle'"):
         schedules.build("one-cylce", opt, steps_per_epoch=3, epochs=1)
-    with pytest.raises(ValueError, match="lr must be a positive number"):
+    with pytest.raises(ValueError, match=r"^schedule 'constant' option lr: expected a positive number up to 1e\+06 or "
+                                         r"null, got -1.0$"):
         schedules.build("constant", opt, steps_per_epoch=3, lr=-1.0)
 
 
 def test_build_checks_option_types() -> None:
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match=r"^schedule 'step' option step_size: expected a number, got 'abc'$"):
+    with pytest.raises(ValueError, match=r"^schedule 'step' option step_size: expected a positive number, got 'abc'$"):
         schedules.build("step", opt, steps_per_epoch=3, step_size="abc")
-    with pytest.raises(ValueError, match=r"^schedule 'step' option gamma: expected a number, got True$"):
+    with pytest.raises(ValueError, match=r"^schedule 'step' option gamma: expected a positive number, got True$"):
         schedules.build("step", opt, steps_per_epoch=3, gamma=True)
     with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option three_phase: expected true/false, "
                                          r"got 'maybe'$"):
         schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, three_phase="maybe")
-    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option analog_max_lr: expected a number, 'device', "
-                                         r"'auto' or null, got 'devcie'$"):
+    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option analog_max_lr: expected a positive number up to "
+                                         r"1e\+06, 'device', 'auto' or null, got 'devcie'$"):
         schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, analog_max_lr="devcie")
-    with pytest.raises(ValueError, match=r"option xd_product: expected a number, a list of numbers or null, "
+    with pytest.raises(ValueError, match=r"option xd_product: expected a positive number, a list of positive numbers or null, "
                                          r"got \[1, 'x'\]"):
         schedules.build("step", opt, steps_per_epoch=3, xd_product=[1, "x"])
     with pytest.raises(ValueError, match=r"^schedule 'triangular' option mode: expected 'triangular', 'triangular2' "
@@ -97,9 +98,9 @@ def test_check_options_run_supplied_and_auto() -> None:
     with pytest.raises(ValueError, match=r"^schedule 'cosine' option steps_per_epoch cannot be set here"):
         schedules.check_run_options("cosine", {"steps_per_epoch": 3})
     schedules.check_run_options("one-cycle", {"max_lr": "auto", "xd_product": "auto"})  # the run measures these
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number or null, got 'auto'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a positive number up to 1e\+06 or null, got 'auto'"):
         schedules.check_options("one-cycle", {"max_lr": "auto"})  # build itself takes numbers only
-    with pytest.raises(ValueError, match=r"option max_lr: expected a number, null or 'auto', got 'fast'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a positive number up to 1e\+06, null or 'auto', got 'fast'"):
         schedules.check_run_options("one-cycle", {"max_lr": "fast"})
 
 

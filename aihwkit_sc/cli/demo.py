@@ -32,6 +32,13 @@ def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, 
     from aihwkit_sc.data import DatasetCorruptError, DatasetUnavailableError
     from aihwkit_sc.experiments.demo import DemoSpec, run_demo
 
+    if dataset != "auto":  # an unknown name is one line, before anything starts
+        from aihwkit_sc.plugins import registry
+
+        try:
+            dataset = registry("dataset").resolve(dataset)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dataset") from None
     spec = DemoSpec(epochs=epochs, batch_size=batch_size, seeds=seeds, dataset=dataset, limit=limit,
                     analog=analog)
     runs = len(spec.schedules()) * len(spec.devices) * seeds
@@ -40,7 +47,7 @@ def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, 
     start = time.perf_counter()
     try:
         summary = run_demo(spec, out_dir, workers=workers, quiet=quiet, data_root=data_root)
-    except (DatasetCorruptError, DatasetUnavailableError) as exc:
+    except (DatasetCorruptError, DatasetUnavailableError, ValueError) as exc:  # ValueError: an unknown dataset
         raise click.UsageError(str(exc).splitlines()[0]) from None
     if summary["notice"]:
         click.echo(f"note: {summary['notice']}")

@@ -60,7 +60,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-MAX_LR = 1e6
+MAX_LR = 1e6  # the library's (aihwkit_sc.schedules._common.MAX_LR), kept here so `--help` imports no torch
 """The largest learning rate the CLI takes: far above any that trains, far below float32's overflow (3.4e38)."""
 
 
@@ -77,6 +77,21 @@ class LearningRate(click.ParamType):
         if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
             self.fail(f"expected a positive number up to {MAX_LR:g}, got {value!r}", param, ctx)
         return lr
+
+
+class NonNegative(click.ParamType):
+    """A finite number >= 0 (``click.FloatRange(min=0)`` takes ``inf``)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a finite number >= 0, got {value!r}", param, ctx)
+        if not (math.isfinite(number) and number >= 0):
+            self.fail(f"expected a finite number >= 0, got {value!r}", param, ctx)
+        return number
 
 
 PLOT_SUPPLIED = {key: f"the plot passes it; use --{key.replace('_', '-')} instead"

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from aihwkit_sc.cli.schedules import MAX_LR, LearningRate, parse_options
+from aihwkit_sc.cli.schedules import MAX_LR, LearningRate, NonNegative, parse_options
+
+MAX_SEED = 2**63 - 1  # aihwkit_sc.training.MAX_SEED (torch's generators take a signed 64-bit seed)
 
 
 def _common(f: Any) -> Any:
@@ -18,9 +20,9 @@ def _common(f: Any) -> Any:
         click.option("--preset", default="pytorch", show_default=True, help="Device preset (name or alias)."),
         click.option("--dataset", default="mnist-5k", show_default=True, help="Registered dataset."),
         click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
-        click.option("--momentum", type=click.FloatRange(min=0), default=0.9, show_default=True),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True),
+        click.option("--weight-decay", type=NonNegative(), default=0.0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
         click.option("--digital-layer", "digital_layers", multiple=True,
                      help="Keep this layer digital ('first', 'last', a module name; repeatable)."),
         click.option("--data-root", type=click.Path(file_okay=False), default=None,
@@ -58,11 +60,20 @@ def train(model: str, preset: str, dataset: str, batch_size: int, momentum: floa
 
     if resume and overwrite:
         raise click.UsageError("--resume continues the run in OUT, --overwrite replaces it: give one of them")
+    if out_dir == "":
+        raise click.BadParameter("expected a folder, got ''; leave --out out for the default "
+                                 f"runs/{model}-{preset}-{schedule}-s{seed}", param_hint="--out")
     schedule_options = parse_options(opts)
     if max_lr is not None:
         if "max_lr" in schedule_options:
             raise click.UsageError(f"give the max LR once: --max-lr {max_lr} or -O max_lr={schedule_options['max_lr']}")
         schedule_options["max_lr"] = max_lr if max_lr == "auto" else _positive_float("--max-lr", max_lr)
+    ctx = click.get_current_context()
+    overriding = [key for key in ("max_lr", "lr") if key in schedule_options]
+    if overriding and ctx.get_parameter_source("lr") is click.core.ParameterSource.COMMANDLINE:
+        given = "--max-lr" if max_lr is not None else f"-O {overriding[0]}"
+        raise click.UsageError(f"--lr and {given} both set the schedule's LR ({given} wins over the optimizer's "
+                               f"--lr): give one of them")
     try:
         check_run_options(schedule, schedule_options)
         config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule=schedule,
@@ -119,7 +130,13 @@ def lr_find(model: str, preset: str, dataset: str, batch_size: int, momentum: fl
             num_iter: int, mode: str, output: str) -> None:
     """LR range test (Smith 2017): loss against an exponentially growing LR, with suggested max LRs."""
     from aihwkit_sc.lr_finder import lr_find as run_lr_find
+    from aihwkit_sc.plots import check_image_path
     from aihwkit_sc.training import Run, TrainConfig
+
+    try:  # before the range test, not after it
+        check_image_path(output)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--output") from None
 
     try:
         config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule="constant", epochs=1,
@@ -128,7 +145,7 @@ def lr_find(model: str, preset: str, dataset: str, batch_size: int, momentum: fl
         run = Run(config)
         result = run_lr_find(run.model, run.optimizer, run.train_loader, start_lr=start_lr, end_lr=end_lr,
                              num_iter=num_iter, mode=mode)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     result.plot(output, title=f"LR range test: {model} on {preset}, {dataset}")
     numbers = {"valley": result.valley, "steepest": result.steepest, "stopped_early": result.stopped_early,

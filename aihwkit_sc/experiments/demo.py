@@ -58,9 +58,11 @@ class DemoSpec:
 
 def resolve_dataset(name: str, root: str | None = None) -> tuple[str, str | None]:
     """``auto``: full MNIST when present or downloadable, else ``mnist-5k``; returns (dataset, notice or None)."""
-    if name != "auto":
-        return name, None
     from aihwkit_sc import data
+    from aihwkit_sc.plugins import registry
+
+    if name != "auto":
+        return registry("dataset").resolve(name), None  # an unknown name: one line with the close matches
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(15)

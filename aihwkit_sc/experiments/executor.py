@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -227,33 +228,71 @@ def run_local(
             yield futures[future], future.result()
     except BaseException:
         stop.set()  # workers save and stop their runs, and take no new one
-        pool.shutdown(wait=True, cancel_futures=True)
+        # more Ctrl-C (a terminal sends each to the workers too) must not cut this wait short: a parent gone before
+        # its workers leaves them (and multiprocessing's resource tracker) orphaned; they are saving already
+        with rundir.deferred_interrupts():
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
+def _worker_sigint(signum: int, frame: Any) -> None:
+    """A worker's Ctrl-C: interrupts the run in progress (which saves and ends); between runs it only marks the
+    worker as stopping, so a burst of Ctrl-C never kills a worker with a traceback in the middle of the pool's
+    bookkeeping."""
+    global _stopping
+    _stopping = True
+    if _running:
+        raise KeyboardInterrupt
+
+
 def _follow_parent(parent: int, stop: Any) -> None:
-    """Worker initializer: a watchdog thread that interrupts this worker when the sweep stops or its parent dies."""
+    """Worker initializer: a watchdog thread that interrupts this worker when the sweep stops, and makes it exit
+    when its parent dies (even after the sweep stopped: the watch never ends while the worker lives)."""
 
     global _in_worker
     _in_worker = True
     # a process started in the background by a shell inherits SIGINT ignored: the watchdog's SIGINT must interrupt
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _worker_sigint)
 
     def watch() -> None:
         global _stopping
+        interrupted = False
         while True:
+            if interrupted:
+                time.sleep(1.0)
+                stopped = False
+            else:
+                stopped = stop.wait(1.0)
             parent_gone = os.getppid() != parent
-            if parent_gone or stop.wait(1.0):
-                _stopping = True
+            if (stopped or parent_gone) and not interrupted:
+                interrupted = _stopping = True
                 if _running:
                     os.kill(os.getpid(), signal.SIGINT)  # the run saves and ends as on Ctrl-C
-                if parent_gone:  # nobody is left to collect a result: exit once the run has saved
-                    time.sleep(5.0 if _running else 0.0)
-                    os._exit(1)
-                return
+            if parent_gone:  # nobody is left to collect a result: exit once the run has saved
+                deadline = time.monotonic() + 10.0
+                while _running and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                os._exit(1)
 
     threading.Thread(target=watch, name="aihwkit-sc-follow-parent", daemon=True).start()
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """One line (``RuntimeError``) when nothing listens at a Ray ``address`` (``host:port`` or ``ray://host:port``;
+    ``auto`` and other forms are left to Ray): Ray itself retries an unreachable address for minutes."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or address == "auto":
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = f"no answer in {timeout:g} s" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+        raise RuntimeError(f"cannot reach a Ray cluster at {address} ({reason}); start one there ('ray start --head') "
+                           "or leave out --address to run on a local Ray instance") from None
 
 
 def _ray(
@@ -266,6 +305,8 @@ def _ray(
     except ImportError:
         raise RuntimeError("the ray backend needs Ray: pip install 'aihwkit-sc[ray]'") from None
     started = not ray.is_initialized()
+    if started and address:
+        check_reachable(address)
     if started:
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False)

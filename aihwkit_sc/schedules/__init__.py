@@ -11,17 +11,17 @@ says what it wants measured by the training run in its registry entry (``needs=(
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 import types
 import typing
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from aihwkit_sc.plugins import registry
+from aihwkit_sc.schedules._common import Range, is_number
 from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
 from aihwkit_sc.schedules.sync import TileSyncMixin
@@ -108,14 +108,18 @@ def build(name: str, optimizer: Optimizer, **opts: Any) -> LRScheduler:
     Every schedule takes ``steps_per_epoch`` and ``epochs``; see :func:`options` for the rest. Unknown options and
     values of the wrong type (:func:`check_options`) raise a one-line ``ValueError``.
     """
-    factory = registry("schedule").get(name)
     accepted = options(name)
     check_options(name, opts)
     missing = [k for k, v in accepted.items() if v is inspect.Parameter.empty and k not in opts]
     if missing:
         raise ValueError(f"schedule {name!r} needs {', '.join(map(repr, missing))}")
-    scheduler: LRScheduler = factory(optimizer, **opts)
+    scheduler: LRScheduler = registry("schedule").call(name, optimizer, doing="build", expect=_not_a_scheduler,
+                                                       **opts)
     return scheduler
+
+
+def _not_a_scheduler(obj: Any) -> str | None:
+    return None if isinstance(obj, LRScheduler) else f"it returned {type(obj).__name__}, not a torch LRScheduler"
 
 
 def _hints(factory: Any) -> dict[str, Any]:
@@ -144,13 +148,13 @@ def _hint_from_default(default: Any) -> Any:
     return Any
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _fits(hint: Any, value: Any) -> bool:
-    """Whether ``value`` is of type ``hint`` (as far as these simple types go; anything else fits)."""
+    """Whether ``value`` is of type ``hint`` (as far as these simple types go; anything else fits), within the
+    :class:`~aihwkit_sc.schedules._common.Range` of an ``Annotated`` hint."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        ranges = [m for m in hint.__metadata__ if isinstance(m, Range)]
+        return _fits(args[0], value) and all(r.holds(float(value)) for r in ranges)
     if origin in (Union, types.UnionType):
         return any(_fits(a, value) for a in args)
     if origin is Literal:
@@ -162,7 +166,7 @@ def _fits(hint: Any, value: Any) -> bool:
     if hint is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if hint is float:
-        return _is_number(value)
+        return is_number(value)
     if hint is str:
         return isinstance(value, str)
     if origin is tuple and args and args[-1] is not Ellipsis:
@@ -179,7 +183,12 @@ def _describe(hint: Any, extra: list[str] | None = None) -> str:
 
     def walk(h: Any) -> None:
         origin, args = typing.get_origin(h), typing.get_args(h)
-        if origin in (Union, types.UnionType):
+        ranges = [m for m in getattr(h, "__metadata__", ()) if isinstance(m, Range)] if origin is Annotated else []
+        if ranges:
+            parts.append(ranges[0].describe())
+        elif origin is Annotated:
+            walk(args[0])
+        elif origin in (Union, types.UnionType):
             for a in args:
                 walk(a)
         elif origin is Literal:
@@ -195,15 +204,27 @@ def _describe(hint: Any, extra: list[str] | None = None) -> str:
         elif h is str:
             parts.append("a string")
         elif origin is tuple and args and args[-1] is not Ellipsis:
-            parts.append(f"a list of {len(args)} " + ("numbers" if all(a is float for a in args) else "values"))
+            parts.append(f"a list of {len(args)} " + _plural(args[0]) if len(set(args)) == 1 else
+                         f"a list of {len(args)} values")
         elif origin in (list, tuple, Sequence):
-            parts.append("a list of numbers" if args and args[0] is float else "a list")
+            parts.append("a list of " + _plural(args[0]) if args else "a list")
         else:
             parts.append(getattr(h, "__name__", str(h)))
 
     walk(hint)
     unique = list(dict.fromkeys(parts + (extra or [])))
     return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
+
+
+def _plural(hint: Any) -> str:
+    """An element type in the plural: 'numbers', 'positive numbers', 'numbers in (0, 1)'."""
+    if hint is float:
+        return "numbers"
+    ranges = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Range)]
+    if ranges:
+        words = ranges[0].describe()
+        return words[2:].replace("number", "numbers", 1) if words.startswith("a ") else words
+    return "values"
 
 
 def trace(name: str, *, epochs: int, steps_per_epoch: int, lr: float = 0.01, momentum: float = 0.9,

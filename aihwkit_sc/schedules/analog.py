@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,9 +90,24 @@ def analog_tiles_by_group(optimizer: Optimizer) -> list[tuple[int, list[Any]]]:
 def sync_tiles(optimizer: Optimizer, pairs: list[tuple[int, list[Any]]] | None = None) -> None:
     """Push every analog group's ``lr`` into its tiles now, instead of at the next ``optimizer.step()``.
 
-    ``pairs`` (from :func:`analog_tiles_by_group`) skips finding the analog groups again.
+    ``pairs`` (from :func:`analog_tiles_by_group`) skips finding the analog groups again. A tile never takes an LR
+    that is not a positive finite number (aihwkit refuses a negative one with "lr should be positive !" and skips 0
+    in its own step): such a group's tiles keep their LR, and :func:`bad_analog_lrs` names it to whoever is about to
+    update with it (the training loop, before ``optimizer.step()``).
     """
     for index, tiles in analog_tiles_by_group(optimizer) if pairs is None else pairs:
         lr = float(optimizer.param_groups[index]["lr"])
+        if not (math.isfinite(lr) and lr > 0):
+            continue
         for tile in tiles:
             tile.set_learning_rate(lr)
+
+
+def bad_analog_lrs(optimizer: Optimizer, pairs: list[tuple[int, list[Any]]] | None = None) -> dict[int, float]:
+    """Analog group index -> its LR, for every analog group whose LR is not a positive finite number."""
+    out = {}
+    for index, _ in analog_tiles_by_group(optimizer) if pairs is None else pairs:
+        lr = float(optimizer.param_groups[index]["lr"])
+        if not (math.isfinite(lr) and lr > 0):
+            out[index] = lr
+    return out

@@ -8,7 +8,7 @@ from typing import Literal
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from aihwkit_sc.schedules._common import set_initial_lr
+from aihwkit_sc.schedules._common import LR, Positive, run_steps, set_initial_lr
 from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
@@ -22,9 +22,9 @@ class AnalogConstantLR(TileSyncMixin, LambdaLR):
 
 
 def constant(
-    optimizer: Optimizer, *, steps_per_epoch: int | None = None, epochs: int | None = None, lr: float | None = None,
-    analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = 1.0, device_reference: str | None = None,
+    optimizer: Optimizer, *, steps_per_epoch: int | None = None, epochs: int | None = None, lr: LR | None = None,
+    analog_lr: LR | Literal["device"] | None = None, xd_product: Positive | Sequence[Positive] | None = None,
+    device_pulses: Positive = 1.0, device_reference: str | None = None,
 ) -> AnalogConstantLR:
     """Constant LR (``lr``, default: the optimizer's).
 
@@ -36,4 +36,6 @@ def constant(
             tiles.
     """
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
-    return AnalogConstantLR(optimizer, _one)
+    scheduler = AnalogConstantLR(optimizer, _one)
+    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    return scheduler

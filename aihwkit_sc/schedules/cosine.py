@@ -8,7 +8,7 @@ from typing import Literal
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from aihwkit_sc.schedules._common import epochs_to_steps, set_initial_lr
+from aihwkit_sc.schedules._common import LR, NonNegative, Positive, epochs_to_steps, set_initial_lr
 from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
@@ -18,9 +18,9 @@ class AnalogCosineAnnealingLR(TileSyncMixin, CosineAnnealingLR):
 
 
 def cosine(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: float | None = None, min_lr: float = 0.0,
-    analog_lr: float | Literal["device"] | None = None, xd_product: float | Sequence[float] | None = None,
-    device_pulses: float = 1.0, device_reference: str | None = None,
+    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: LR | None = None, min_lr: NonNegative = 0.0,
+    analog_lr: LR | Literal["device"] | None = None, xd_product: Positive | Sequence[Positive] | None = None,
+    device_pulses: Positive = 1.0, device_reference: str | None = None,
 ) -> AnalogCosineAnnealingLR:
     """LR from ``lr`` down to ``min_lr`` along a half cosine over ``epochs`` (anneal only: no warm-up).
 
@@ -33,4 +33,7 @@ def cosine(
             tiles.
     """
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
-    return AnalogCosineAnnealingLR(optimizer, T_max=epochs_to_steps("epochs", epochs, steps_per_epoch), eta_min=min_lr)
+    total = epochs_to_steps("epochs", epochs, steps_per_epoch)
+    scheduler = AnalogCosineAnnealingLR(optimizer, T_max=total, eta_min=min_lr)
+    scheduler.total_steps = total  # its last step is the last before min_lr: a tile never gets min_lr=0
+    return scheduler

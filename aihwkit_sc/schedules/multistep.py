@@ -9,7 +9,7 @@ from typing import Literal
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import MultiStepLR
 
-from aihwkit_sc.schedules._common import epochs_to_steps, set_initial_lr
+from aihwkit_sc.schedules._common import LR, Fraction, Positive, epochs_to_steps, set_initial_lr
 from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
@@ -19,9 +19,10 @@ class AnalogMultiStepLR(TileSyncMixin, MultiStepLR):
 
 
 def multistep(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: float | None = None, gamma: float = 0.1,
-    milestones: Sequence[float] = (0.5, 0.75), analog_lr: float | Literal["device"] | None = None,
-    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0, device_reference: str | None = None,
+    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int, lr: LR | None = None, gamma: Positive = 0.1,
+    milestones: Sequence[Fraction] = (0.5, 0.75), analog_lr: LR | Literal["device"] | None = None,
+    xd_product: Positive | Sequence[Positive] | None = None, device_pulses: Positive = 1.0,
+    device_reference: str | None = None,
 ) -> AnalogMultiStepLR:
     """LR times ``gamma`` at each of ``milestones`` (fractions of the run, in (0, 1)), stepped once per batch.
 
@@ -36,4 +37,6 @@ def multistep(
         raise ValueError(f"milestones must be increasing fractions of the run in (0, 1), got {list(milestones)}")
     total = epochs_to_steps("epochs", epochs, steps_per_epoch)
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
-    return AnalogMultiStepLR(optimizer, milestones=[max(1, round(f * total)) for f in fractions], gamma=gamma)
+    scheduler = AnalogMultiStepLR(optimizer, milestones=[max(1, round(f * total)) for f in fractions], gamma=gamma)
+    scheduler.total_steps = total
+    return scheduler

@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
 from aihwkit_sc.schedules import analog
+from aihwkit_sc.schedules._common import LR, Fraction, Momentum, Positive  # noqa: F401  (the factory's annotations)
 from aihwkit_sc.schedules._common import positive as _positive
 from aihwkit_sc.schedules.device import (
     Bounds,
@@ -86,7 +87,9 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
     * **Guard rails.** torch's arguments are checked by torch itself before anything else, so they are accepted and
       rejected exactly as by ``OneCycleLR`` (same exception, same message; ``tests/test_one_cycle_torch_cases.py``
       runs torch's own test cases on both classes). Bad analog-only arguments raise one clear ``ValueError`` at
-      construction. Stepping past the end holds the final LR and warns once, where torch raises.
+      construction. The one difference in values: stepped to ``total_steps`` (a run steps after its last batch)
+      and beyond, the final step's LR and momentum are held, where torch extrapolates at ``total_steps`` (its
+      linear anneal goes below zero there, which a tile refuses) and raises after; past the end it warns once.
 
     Args:
         optimizer: torch or aihwkit optimizer (analog models: ``AnalogSGD`` after ``regroup_param_groups``).
@@ -163,7 +166,6 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
                 max_lrs[i] = lr
         self.peak_lrs = max_lrs
         self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product, device_reference)
-        self._warned_past_end = False
         self._analog_momentum = [_momentum_of(groups[i]) for i in self.analog_groups]
         if scale_fast_lr:
             for i in self.analog_groups:
@@ -174,14 +176,14 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
 
     # -- schedule ----------------------------------------------------------------------------------------------
     def get_lr(self) -> list[float | Tensor]:
-        if self.last_epoch > self.total_steps:
-            if not self._warned_past_end:
-                warnings.warn(
-                    f"AnalogOneCycleLR stepped past its {self.total_steps} total steps; holding the final LR "
-                    "(raise total_steps or epochs to schedule longer runs)", RuntimeWarning, stacklevel=3)
-                self._warned_past_end = True
-            return [_copy(group["lr"]) for group in self.optimizer.param_groups]
-        lrs = super().get_lr()  # torch's values, types kept (a tensor max_lr gives tensor LRs, as in torch)
+        step = self.last_epoch
+        # at and past the end: the final step's values (torch extrapolates at total_steps, e.g. a linear anneal below
+        # zero, and raises after it); step() holds them there without calling this (TileSyncMixin)
+        self.last_epoch = min(step, self.total_steps - 1)
+        try:
+            lrs = super().get_lr()  # torch's values, types kept (a tensor max_lr gives tensor LRs, as in torch)
+        finally:
+            self.last_epoch = step
         self._restore_analog_momentum()
         for i, (low, high) in self.bounds.items():
             lrs[i] = min(max(float(lrs[i]), low), high)
@@ -189,11 +191,10 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)  # LR of the restored step into the groups and tiles
-        if self.cycle_momentum and self.last_epoch <= self.total_steps:
+        if self.cycle_momentum:
             with warnings.catch_warnings():  # torch warns when get_lr() runs outside step(); here it is on purpose
                 warnings.filterwarnings("ignore", "To get the last learning rate", UserWarning)
-                super().get_lr()  # torch sets the digital groups' momentum of this step as a side effect
-            self._restore_analog_momentum()
+                self.get_lr()  # torch sets the digital groups' momentum of this step as a side effect
 
     def _restore_analog_momentum(self) -> None:
         for i, (momentum, betas) in zip(self.analog_groups, self._analog_momentum, strict=True):
@@ -277,6 +278,24 @@ def one_cycle(optimizer: Optimizer, *, max_lr: float | None = None, **options: A
     return AnalogOneCycleLR(optimizer, optimizer.defaults["lr"] if max_lr is None else max_lr, **options)
 
 
+FACTORY_RANGES: dict[str, str] = {
+    "max_lr": "LR | None",
+    "pct_start": "Fraction",
+    "base_momentum": "Momentum | Sequence[Momentum]",
+    "max_momentum": "Momentum | Sequence[Momentum]",
+    "div_factor": "Positive",
+    "final_div_factor": "Positive",
+    "analog_max_lr": "LR | Literal['device', 'auto'] | None",
+    "analog_lr_scale": "Positive",
+    "analog_lr_bounds": "Literal['device'] | tuple[Positive, Positive] | None",
+    "xd_product": "Positive | Sequence[Positive] | None",
+    "device_pulses": "Positive",
+}
+"""What the factory's options take (checked where they are parsed, :func:`aihwkit_sc.schedules.check_options`):
+torch's ``OneCycleLR`` checks few of them (``div_factor=0`` divides by zero, a negative ``max_lr`` trains), and a
+factory option is a float, not one of the tensors or per-group lists the class also takes for ``max_lr``."""
+
+
 def _factory_signature() -> inspect.Signature:
     """:class:`AnalogOneCycleLR`'s own parameters as the factory's keyword options (what option checks and listings
     read): ``epochs`` and ``steps_per_epoch`` required, ``max_lr`` optional, no ``total_steps`` or ``last_epoch``."""
@@ -286,9 +305,11 @@ def _factory_signature() -> inspect.Signature:
         if param.name in ("total_steps", "last_epoch"):
             continue
         if param.name == "max_lr":
-            param = param.replace(default=None, annotation="float | None")
+            param = param.replace(default=None)
         elif param.name in ("epochs", "steps_per_epoch"):
             param = param.replace(default=inspect.Parameter.empty, annotation="int")
+        if param.name in FACTORY_RANGES:
+            param = param.replace(annotation=FACTORY_RANGES[param.name])
         out.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
     return inspect.Signature(out, return_annotation="AnalogOneCycleLR")
 

@@ -8,7 +8,7 @@ from typing import Literal
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import StepLR
 
-from aihwkit_sc.schedules._common import epochs_to_steps, set_initial_lr
+from aihwkit_sc.schedules._common import LR, Positive, epochs_to_steps, run_steps, set_initial_lr
 from aihwkit_sc.schedules.device import analog_start
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
@@ -18,9 +18,10 @@ class AnalogStepLR(TileSyncMixin, StepLR):
 
 
 def step(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, lr: float | None = None,
-    gamma: float = 0.5, step_size: float = 10, analog_lr: float | Literal["device"] | None = None,
-    xd_product: float | Sequence[float] | None = None, device_pulses: float = 1.0, device_reference: str | None = None,
+    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, lr: LR | None = None,
+    gamma: Positive = 0.5, step_size: Positive = 10, analog_lr: LR | Literal["device"] | None = None,
+    xd_product: Positive | Sequence[Positive] | None = None, device_pulses: Positive = 1.0,
+    device_reference: str | None = None,
 ) -> AnalogStepLR:
     """Step decay, stepped once per batch: ``lr · gamma ** floor(epoch / step_size)``.
 
@@ -37,4 +38,6 @@ def step(
     if not gamma > 0:
         raise ValueError(f"gamma must be positive, got {gamma}")
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
-    return AnalogStepLR(optimizer, step_size=epochs_to_steps("step_size", step_size, steps_per_epoch), gamma=gamma)
+    scheduler = AnalogStepLR(optimizer, step_size=epochs_to_steps("step_size", step_size, steps_per_epoch), gamma=gamma)
+    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    return scheduler

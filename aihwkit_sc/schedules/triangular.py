@@ -7,7 +7,7 @@ from typing import Literal
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CyclicLR
 
-from aihwkit_sc.schedules._common import epochs_to_steps
+from aihwkit_sc.schedules._common import LR, Positive, epochs_to_steps, run_steps
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 Mode = Literal["triangular", "triangular2", "exp_range"]
@@ -18,8 +18,8 @@ class AnalogCyclicLR(TileSyncMixin, CyclicLR):
 
 
 def triangular(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, base_lr: float = 0.001,
-    max_lr: float = 0.1, step_size: float = 2, mode: Mode = "triangular", cycle_momentum: bool = False,
+    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, base_lr: LR = 0.001,
+    max_lr: LR = 0.1, step_size: Positive = 2, mode: Mode = "triangular", cycle_momentum: bool = False,
 ) -> AnalogCyclicLR:
     """LR going linearly ``base_lr`` -> ``max_lr`` -> ``base_lr``, each half cycle ``step_size`` epochs long.
 
@@ -29,7 +29,9 @@ def triangular(
     """
     if not 0 < base_lr <= max_lr:
         raise ValueError(f"need 0 < base_lr <= max_lr, got base_lr={base_lr}, max_lr={max_lr}")
-    return AnalogCyclicLR(
+    scheduler = AnalogCyclicLR(
         optimizer, base_lr=base_lr, max_lr=max_lr, mode=mode, cycle_momentum=cycle_momentum,
         step_size_up=epochs_to_steps("step_size", step_size, steps_per_epoch),
     )
+    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    return scheduler

@@ -81,20 +81,24 @@ def build(
         digital_layers: layers kept digital: ``"first"``, ``"last"``, module names or fnmatch patterns.
         options: passed to the builder.
     """
-    builder = registry("model").get(name)
     if num_classes is not None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer, got {num_classes}")
         options["num_classes"] = num_classes
-    model: nn.Module = builder(**options)
+    model: nn.Module = registry("model").call(name, doing="build", expect=_not_a_module, **options)
     config = _config_of(preset)
-    digital = _resolve_digital(model, digital_layers)
+    # one name is one layer ("first"), not its letters
+    digital = _resolve_digital(model, (digital_layers,) if isinstance(digital_layers, str) else digital_layers)
     if config is None:
         return model
     from aihwkit.nn.conversion import convert_to_analog
 
     analog: nn.Module = convert_to_analog(model, config, exclude_modules=digital, inplace=True)
     return analog
+
+
+def _not_a_module(obj: Any) -> str | None:
+    return None if isinstance(obj, nn.Module) else f"it returned {type(obj).__name__}, not a torch nn.Module"
 
 
 def make_optimizer(
