@@ -123,9 +123,11 @@ class Registry(Generic[T]):
         where = f"{self.kind} {entry.name!r} (plugin {entry.plugin!r})"
         try:
             result = entry.obj(*args, **kwargs)  # type: ignore[operator]
-        except (KeyboardInterrupt, *passthrough):
+        except KeyboardInterrupt:
             raise
         except BaseException as exc:
+            if isinstance(exc, passthrough):
+                raise
             lines = str(exc).strip().splitlines()
             raise EntryFailed(f"{where} failed to {doing}: {type(exc).__name__}"
                               + (f": {lines[0]}" if lines else "")) from exc

@@ -5,9 +5,12 @@ would."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import signal
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -229,22 +232,24 @@ def test_second_ctrl_c_while_the_summary_is_written_cannot_tear_it(tmp_path: Pat
 
 def test_ctrl_c_during_checkpoint_save_leaves_no_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 9: checkpoint.pt.tmp was left after a Ctrl-C."""
-    real_save = torch.save
+    real_write = Path.write_bytes
     calls = []
 
-    def save(obj: Any, path: Any) -> None:
-        calls.append(path)
-        if len(calls) == 2:  # epoch 2: half a file, then Ctrl-C
-            Path(path).write_bytes(b"PK\x03\x04 half")
-            raise KeyboardInterrupt
-        real_save(obj, path)
+    def write_bytes(path: Path, data: Any) -> int:
+        if path.name == "checkpoint.pt.tmp":
+            calls.append(path)
+            if len(calls) == 2:  # epoch 2: half a file, then Ctrl-C
+                real_write(path, bytes(data)[:100])
+                raise KeyboardInterrupt
+        return real_write(path, data)
 
-    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
     with pytest.raises(TrainingStopped, match="interrupted"):
         train(tiny(epochs=3), tmp_path, quiet=True)
+    assert len(calls) == 2
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 1
-    monkeypatch.setattr(torch, "save", real_save)
+    monkeypatch.setattr(Path, "write_bytes", real_write)
     assert [m["epoch"] for m in train(tiny(epochs=3), tmp_path, resume=True, quiet=True).metrics] == [1, 2, 3]
 
 
@@ -393,3 +398,226 @@ def test_library_rejects_run_supplied_schedule_options_in_one_line(tmp_path: Pat
     with pytest.raises(ValueError, match=r"schedule 'step' option epochs cannot be set here: the run passes it"):
         train(tiny(schedule="step", schedule_options={"epochs": 3}), tmp_path, quiet=True)
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+# -- trust, round two (issue 19) ----------------------------------------------------------------------------------
+def analog_optimizer() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """A two-tile Gokmen-Vlasov model with a digital layer between, its AnalogSGD regrouped."""
+    from aihwkit.nn import AnalogLinear, AnalogSequential
+
+    from aihwkit_sc import presets, zoo
+
+    torch.manual_seed(0)
+    config = presets.get("gv").rpu_config()
+    model = AnalogSequential(AnalogLinear(4, 6, rpu_config=config), torch.nn.ReLU(), torch.nn.Linear(6, 5),
+                             AnalogLinear(5, 3, rpu_config=config))
+    return model, zoo.make_optimizer(model, lr=0.05, momentum=0.9)
+
+
+def schedule_cases() -> list[Any]:
+    """Every registered schedule at its defaults, plus the options that reach the end differently."""
+    from aihwkit_sc import schedules
+
+    cases = [pytest.param(name, {}, id=name) for name in schedules.names()]
+    cases += [pytest.param("one-cycle", {"anneal_strategy": "linear"}, id="one-cycle-linear"),
+              pytest.param("one-cycle", {"anneal_strategy": "linear", "three_phase": True}, id="one-cycle-3-phase"),
+              pytest.param("one-cycle", {"analog_max_lr": "device", "xd_product": 0.5}, id="one-cycle-device"),
+              pytest.param("cosine", {"min_lr": 0.0, "analog_lr": "device", "xd_product": 0.5}, id="cosine-to-0"),
+              pytest.param("triangular", {"mode": "triangular2"}, id="triangular2")]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "opts"), schedule_cases())
+def test_every_schedule_to_and_past_its_end_gives_tiles_positive_lrs(name: str, opts: dict[str, Any]) -> None:
+    """Item 1: at step == total_steps torch's linear one-cycle extrapolated below zero and the tile refused it, so a
+    run's last epoch was lost. Every schedule, stepped with real pulsed updates to its end and beyond, keeps every
+    tile's LR positive and finite and holds the final step's LR (a new schedule is covered by registering it)."""
+    from aihwkit_sc import schedules
+    from aihwkit_sc.plugins import registry
+    from aihwkit_sc.schedules.analog import analog_tiles_by_group
+
+    model, opt = analog_optimizer()
+    steps_per_epoch, epochs = 5, 2
+    sched = schedules.build(name, opt, epochs=epochs, steps_per_epoch=steps_per_epoch, **opts)
+    # the built-ins know their end; a plugin's schedule holds its final LR when it sets end_step too
+    ends = getattr(sched, "end_step", None) is not None
+    assert ends or registry("schedule").entry(name).plugin != "aihwkit_sc.default_plugins.schedules"
+    pairs = analog_tiles_by_group(opt)
+    assert pairs, "the model has analog groups"
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    history = []
+    for step in range(epochs * steps_per_epoch + 4):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()  # aihwkit pushes the group LR into the tiles here (and refuses a negative one)
+        if step >= epochs * steps_per_epoch:
+            with pytest.warns(RuntimeWarning, match="stepped past its 10 total steps") if step == 10 and ends \
+                    else warnings.catch_warnings():
+                sched.step()
+        else:
+            sched.step()
+        for index, tiles in pairs:
+            for tile in tiles:
+                lr = tile.get_learning_rate()
+                assert math.isfinite(lr) and lr > 0, (step, index, lr)
+                assert lr == pytest.approx(opt.param_groups[index]["lr"], rel=1e-6)
+        history.append([g["lr"] for g in opt.param_groups])
+    final = history[epochs * steps_per_epoch - 2]  # the LR after 9 steps: what step 9 of 0..9 trained with
+    for after in history[epochs * steps_per_epoch - 1:] if ends else []:
+        assert after == final  # held at and past the end
+    assert all(math.isfinite(lr) and lr > 0 for lr in final)
+
+
+def test_linear_one_cycle_on_an_analog_run_finishes(tmp_path: Path) -> None:
+    """Item 1 as the user met it: `train --preset gv --epochs 2 -O anneal_strategy=linear` exited 2 at the last
+    step, threw the last epoch away and could never be resumed."""
+    config = tiny(preset="gv", epochs=2, schedule="one-cycle", schedule_options={"anneal_strategy": "linear"})
+    result = train(config, tmp_path, quiet=True)
+    assert result.summary["status"] == "complete" and result.summary["epochs_done"] == 2
+    last = lines(tmp_path / "metrics.jsonl")[-1]
+    assert last["lr_end"] == pytest.approx(0.05 / 25 / 1e4)  # the final LR, held
+    assert all(0 < lr < 1e-4 for lr in last["tile_lr_end"])
+
+
+def test_past_the_end_holds_the_final_lr_not_the_extrapolated_one(tmp_path: Path) -> None:
+    """Item 3: with total_steps=100, stepping on held 5e-5 (torch's value at step 100) while the final LR is 4e-7,
+    and the last metrics row recorded the held value as lr_end."""
+    from aihwkit_sc.schedules import AnalogOneCycleLR
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    sched = AnalogOneCycleLR(opt, max_lr=0.1, total_steps=100)
+    for _ in range(99):
+        opt.step()
+        sched.step()
+    final = opt.param_groups[0]["lr"]
+    assert final == pytest.approx(0.1 / 25 / 1e4)
+    opt.step()
+    sched.step()  # step 100: the run's step after its last batch
+    opt.step()
+    with pytest.warns(RuntimeWarning, match="holding the final LR"):
+        sched.step()
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == final and sched.get_last_lr() == [final]
+    result = train(tiny(epochs=2), tmp_path, quiet=True)
+    assert result.metrics[-1]["lr_end"] == pytest.approx(0.05 / 25 / 1e4)
+
+
+class UnusedParameter(torch.nn.Module):
+    """LeNet-5 with a parameter the forward never reads: it can overflow while every loss stays finite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from aihwkit_sc.zoo.lenet5 import lenet5
+
+        self.net = lenet5()
+        self.spare = torch.nn.Parameter(torch.zeros(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def test_non_finite_weights_with_a_finite_loss_are_diverged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            fresh_host: Any) -> None:
+    """Item 2: `-O max_lr=1e30` ended "complete" with loss 6e30. Such an LR is refused now; a run whose weights
+    still overflow is diverged, whatever its loss says."""
+    from aihwkit_sc.plugins import registry
+
+    registry("model").register("spare-lenet5", UnusedParameter, plugin="test")
+    original = torch.optim.SGD.step
+
+    def overflow(self: torch.optim.SGD, closure: Any = None) -> Any:
+        out = original(self, closure)
+        for param in self.param_groups[0]["params"]:
+            if param.grad is None:  # the spare one: no loss ever reads it
+                param.data.fill_(math.inf)
+        return out
+
+    monkeypatch.setattr(torch.optim.SGD, "step", overflow)
+    with pytest.raises(TrainingStopped, match="became non-finite in epoch 1"):
+        train(tiny(model="spare-lenet5", epochs=2), tmp_path, quiet=True)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["epochs_done"] == 0
+
+
+def test_a_stop_during_epoch_1_does_not_block_the_same_command(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 7: interrupted before the first checkpoint, the folder kept an empty metrics.jsonl; the same command then
+    said "already holds a run" and --resume said "no checkpoint.pt". Nothing was finished, so both start over."""
+    config = tiny(epochs=2)
+    real = training.train_epoch
+    monkeypatch.setattr(training, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    for resume in (False, True):
+        with pytest.raises(TrainingStopped, match="interrupted"):
+            train(config, tmp_path, resume=resume, quiet=True)
+        assert (tmp_path / "metrics.jsonl").read_text() == "" and not (tmp_path / "checkpoint.pt").exists()
+        assert json.loads((tmp_path / "summary.json").read_text())["epochs_done"] == 0
+    monkeypatch.setattr(training, "train_epoch", real)
+    assert train(config, tmp_path, quiet=True).summary["status"] == "complete"
+    out = tmp_path / "again"
+    monkeypatch.setattr(training, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(TrainingStopped):
+        train(config, out, quiet=True)
+    monkeypatch.setattr(training, "train_epoch", real)
+    assert [m["epoch"] for m in train(config, out, resume=True, quiet=True).metrics] == [1, 2]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 4 MiB tmpfs (a real file system that fills up); skipped where mounting is not allowed."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_is_named_and_finished_epochs_kept(small_disk: Path) -> None:
+    """Item 8: a full disk said "[enforce fail at inline_container.cc:672] unexpected pos ..."."""
+    out = small_disk / "run"
+
+    def fill(row: dict[str, Any]) -> None:
+        if row["epoch"] == 1:  # the disk fills up after the first checkpoint
+            with open(small_disk / "filler", "wb") as f, contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+
+    with pytest.raises(TrainingStopped) as stopped:
+        train(tiny(epochs=3), out, quiet=True, on_epoch=fill)
+    message = str(stopped.value)
+    assert message.startswith(f"no space left on the device writing {out / 'checkpoint.pt'}"), message
+    assert "\n" not in message and "inline_container" not in message
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["epoch"] == 1  # the finished epoch is kept
+    assert len(lines(out / "metrics.jsonl")) == 1 and not list(out.glob("*.tmp"))
+    (small_disk / "filler").unlink()
+    assert [m["epoch"] for m in train(tiny(epochs=3), out, resume=True, quiet=True).metrics] == [1, 2, 3]
+
+
+def test_resume_with_the_default_data_root_spelled_out(tmp_path: Path) -> None:
+    """Item 10: --resume was refused when --data-root spelled out the default path."""
+    from aihwkit_sc import data
+
+    with pytest.raises(TrainingStopped):
+        train(tiny(epochs=2), tmp_path, quiet=True, on_epoch=stop_at(1))
+    spelled = tiny(epochs=2, data_root=str(data.default_root()) + "/.")
+    assert [m["epoch"] for m in train(spelled, tmp_path, resume=True, quiet=True).metrics] == [1, 2]
+    with pytest.raises(ValueError, match="data_root must name a folder, got ''"):
+        train(tiny(data_root=""), tmp_path / "x", quiet=True)
+
+
+def test_any_accepted_seed_trains_an_analog_model(tmp_path: Path) -> None:
+    """Item 5: `--seed 4294967295` (or -2) on an analog preset died in pybind: the device seed must fit 32 bits."""
+    for seed in (4294967295, training.MAX_SEED):
+        result = train(tiny(preset="gv", epochs=1, limit=64, seed=seed), quiet=True)
+        assert result.summary["status"] == "complete"
+    for bad in (-2, training.MAX_SEED + 1, True):
+        with pytest.raises(ValueError, match=r"^seed must be an integer from 0 to 9223372036854775807"):
+            tiny(seed=bad)

@@ -371,14 +371,14 @@ def test_past_the_end_torch_raises_analog_holds_and_warns() -> None:
             sched.step()
     assert trajectory_now(analog_opt) == trajectory_now(torch_opt)
     final = trajectory_now(torch_opt)  # step 3 of 0..3: the last one a run trains with
-    assert final[0][0] == pytest.approx(0.1 / 25 / 1e4)
+    assert final[0][0][1] == pytest.approx(0.1 / 25 / 1e4)  # (type, value) of group 0's LR
     for opt, sched in ((torch_opt, ref), (analog_opt, ours)):
         opt.step()
         sched.step()
     # stepped to total_steps, as a run does after its last batch: torch extrapolates its cosine back up (its linear
     # anneal would go below zero); ours holds the final step's LR and momentum
     assert trajectory_now(analog_opt) == final
-    assert trajectory_now(torch_opt)[0][0] > 100 * final[0][0]
+    assert trajectory_now(torch_opt)[0][0][1] > 100 * final[0][0][1]
     torch_opt.step()
     with pytest.raises(ValueError, match=r"Tried to step 5 times\. The specified number of total steps is 4"):
         ref.step()

@@ -76,11 +76,11 @@ def test_build_checks_option_types() -> None:
     with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option three_phase: expected true/false, "
                                          r"got 'maybe'$"):
         schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, three_phase="maybe")
-    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option analog_max_lr: expected a positive number up to "
-                                         r"1e\+06, 'device', 'auto' or null, got 'devcie'$"):
+    with pytest.raises(ValueError, match=r"^schedule 'one-cycle' option analog_max_lr: expected a positive number "
+                                         r"up to 1e\+06, 'device', 'auto' or null, got 'devcie'$"):
         schedules.build("one-cycle", opt, steps_per_epoch=3, epochs=2, analog_max_lr="devcie")
-    with pytest.raises(ValueError, match=r"option xd_product: expected a positive number, a list of positive numbers or null, "
-                                         r"got \[1, 'x'\]"):
+    with pytest.raises(ValueError, match=r"option xd_product: expected a positive number, a list of positive numbers "
+                                         r"or null, got \[1, 'x'\]"):
         schedules.build("step", opt, steps_per_epoch=3, xd_product=[1, "x"])
     with pytest.raises(ValueError, match=r"^schedule 'triangular' option mode: expected 'triangular', 'triangular2' "
                                          r"or 'exp_range', got 'tri'$"):
@@ -100,7 +100,8 @@ def test_check_options_run_supplied_and_auto() -> None:
     schedules.check_run_options("one-cycle", {"max_lr": "auto", "xd_product": "auto"})  # the run measures these
     with pytest.raises(ValueError, match=r"option max_lr: expected a positive number up to 1e\+06 or null, got 'auto'"):
         schedules.check_options("one-cycle", {"max_lr": "auto"})  # build itself takes numbers only
-    with pytest.raises(ValueError, match=r"option max_lr: expected a positive number up to 1e\+06, null or 'auto', got 'fast'"):
+    with pytest.raises(ValueError, match=r"option max_lr: expected a positive number up to 1e\+06, null or 'auto', "
+                                         r"got 'fast'"):
         schedules.check_run_options("one-cycle", {"max_lr": "fast"})
 
 

@@ -37,5 +37,5 @@ def constant(
     """
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     scheduler = AnalogConstantLR(optimizer, _one)
-    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    scheduler.end_step = run_steps(epochs, steps_per_epoch)
     return scheduler

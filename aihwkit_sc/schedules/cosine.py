@@ -35,5 +35,5 @@ def cosine(
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     total = epochs_to_steps("epochs", epochs, steps_per_epoch)
     scheduler = AnalogCosineAnnealingLR(optimizer, T_max=total, eta_min=min_lr)
-    scheduler.total_steps = total  # its last step is the last before min_lr: a tile never gets min_lr=0
+    scheduler.end_step = total  # its last step is the last before min_lr: a tile never gets min_lr=0
     return scheduler

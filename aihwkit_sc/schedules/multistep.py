@@ -38,5 +38,5 @@ def multistep(
     total = epochs_to_steps("epochs", epochs, steps_per_epoch)
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     scheduler = AnalogMultiStepLR(optimizer, milestones=[max(1, round(f * total)) for f in fractions], gamma=gamma)
-    scheduler.total_steps = total
+    scheduler.end_step = total
     return scheduler

@@ -172,6 +172,7 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
                 for tile in analog.group_tiles(groups[i]):
                     _make_fast_lr_follow(tile, max_lrs[i])
         super().__init__(optimizer, max_lrs, **torch_args, last_epoch=last_epoch)
+        self.end_step: int | None = self.total_steps  # held from here on (TileSyncMixin)
         self._restore_analog_momentum()
 
     # -- schedule ----------------------------------------------------------------------------------------------

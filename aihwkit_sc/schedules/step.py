@@ -39,5 +39,5 @@ def step(
         raise ValueError(f"gamma must be positive, got {gamma}")
     set_initial_lr(optimizer, lr, analog_start(optimizer, analog_lr, xd_product, device_pulses, device_reference))
     scheduler = AnalogStepLR(optimizer, step_size=epochs_to_steps("step_size", step_size, steps_per_epoch), gamma=gamma)
-    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    scheduler.end_step = run_steps(epochs, steps_per_epoch)
     return scheduler

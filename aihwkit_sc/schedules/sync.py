@@ -13,8 +13,8 @@ class TileSyncMixin:
     """Mix in front of a torch ``LRScheduler``: tiles get the scheduled LR at construction, after each ``step()``
     and after ``load_state_dict()`` (aihwkit itself pushes it only inside ``optimizer.step()``).
 
-    A schedule that knows its length (``total_steps``: the optimizer steps of the run, set by the factory) holds the
-    LR of its last step, ``total_steps - 1``, when stepped to ``total_steps`` and beyond, for every group: a run
+    A schedule that knows its length (``end_step``: the optimizer steps of the run, set by the factory) holds the
+    LR of its last step, ``end_step - 1``, when stepped to ``end_step`` and beyond, for every group: a run
     steps its scheduler after its last batch too, and torch's formulas past their end extrapolate (one-cycle's
     linear anneal goes below zero, which an analog tile refuses) or restart (cosine). Stepping more than once past
     the end warns once.
@@ -23,7 +23,8 @@ class TileSyncMixin:
     optimizer: Any
     last_epoch: int
     _last_lr: list[Any]
-    total_steps: int | None = None
+    end_step: int | None = None
+    _step_count: int
     _tile_pairs: tuple[int, list[Any]] | None = None  # (number of groups when found, [(group, tiles)])
     _warned_past_end: bool = False
 
@@ -40,7 +41,7 @@ class TileSyncMixin:
         return state
 
     def step(self, epoch: int | None = None) -> None:
-        end = self.total_steps
+        end = self.end_step
         if epoch is None and end is not None and self.last_epoch + 1 >= end:
             self._hold(end)
         elif epoch is None:
@@ -52,8 +53,8 @@ class TileSyncMixin:
     def _hold(self, end: int) -> None:
         """One step at or past the end: count it, keep every group's LR (and momentum) as it is."""
         self.last_epoch += 1
-        if getattr(self, "_step_count", None) is not None:
-            self._step_count += 1  # type: ignore[has-type]
+        if hasattr(self, "_step_count"):  # torch's count of step() calls
+            self._step_count += 1
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         if self.last_epoch > end and not self._warned_past_end:
             warnings.warn(

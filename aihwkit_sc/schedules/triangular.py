@@ -33,5 +33,5 @@ def triangular(
         optimizer, base_lr=base_lr, max_lr=max_lr, mode=mode, cycle_momentum=cycle_momentum,
         step_size_up=epochs_to_steps("step_size", step_size, steps_per_epoch),
     )
-    scheduler.total_steps = run_steps(epochs, steps_per_epoch)
+    scheduler.end_step = run_steps(epochs, steps_per_epoch)
     return scheduler
