@@ -7,15 +7,18 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
+import torch
 from click.testing import CliRunner
 
 from aihwkit_sc import hookimpl, plugins, presets, zoo
+from aihwkit_sc import registry as registry_errors
 from aihwkit_sc.cli import main
 
 
@@ -291,3 +294,118 @@ def test_doctor_without_plugin_errors_says_none(fresh_host: plugins.PluginHost) 
     lines = dict(line.split(None, 1) for line in result.output.splitlines() if not line.startswith("plugin "))
     assert lines["plugin_errors"] == "none"
     assert json.loads(CliRunner().invoke(main, ["doctor", "--json"]).output)["plugin_errors"] == []
+
+
+# -- trust, round two (issue 19, item 6): a plugin's model, dataset or schedule that fails when used -------------
+def _broken_model() -> Any:
+    raise SystemExit(4)
+
+
+def _broken_dataset(*, root: Path, download: bool) -> Any:
+    raise OSError(5, "Input/output error", str(root / "shards"))
+
+
+def _none_schedule(optimizer: Any, *, steps_per_epoch: int, epochs: int) -> Any:
+    return None
+
+
+def _not_a_model() -> Any:
+    return "lenet"
+
+
+class BrokenEntries:
+    @hookimpl
+    def register_models(self, register: Any) -> None:
+        register("exits", _broken_model)
+        register("returns-str", _not_a_model)
+
+    @hookimpl
+    def register_datasets(self, register: Any) -> None:
+        register("io-error", _broken_dataset)
+
+    @hookimpl
+    def register_schedules(self, register: Any) -> None:
+        register("returns-none", _none_schedule)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--model", "exits"], "Error: model 'exits' (plugin 'broken') failed to build: SystemExit: 4"),
+    (["--model", "returns-str"],
+     "Error: model 'returns-str' (plugin 'broken') failed to build: it returned str, not a torch nn.Module"),
+    (["--dataset", "io-error"],
+     "Error: dataset 'io-error' (plugin 'broken') failed to load: OSError: [Errno 5] Input/output error: "),
+    (["--schedule", "returns-none"],
+     "Error: schedule 'returns-none' (plugin 'broken') failed to build: it returned NoneType, not a torch "
+     "LRScheduler"),
+])
+def test_a_plugin_entry_failing_in_use_is_named(fresh_host: plugins.PluginHost, tmp_path: Path, args: list[str],
+                                                expected: str) -> None:
+    """Item 6: a schedule factory returning None gave an AttributeError traceback, a dataset raising OSError a
+    traceback, a model raising SystemExit(4) exited 4 with no message. Now one line names the plugin and the
+    entry, as for presets."""
+    assert fresh_host.add_plugin(BrokenEntries(), "broken")
+    result = CliRunner().invoke(main, ["train", *args, "--limit", "64", "--epochs", "1", "-q",
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith(expected)
+    from aihwkit_sc import data, schedules
+
+    use = {"--model": lambda name: zoo.build(name), "--dataset": lambda name: data.load(name),
+           "--schedule": lambda name: schedules.build(name, torch.optim.SGD([torch.zeros(1, requires_grad=True)],
+                                                                            lr=0.1), steps_per_epoch=2, epochs=1)}
+    with pytest.raises(registry_errors.EntryFailed, match=r"^\w+ '[\w-]+' \(plugin 'broken'\) failed to"):
+        use[args[0]](args[1])
+
+
+def test_built_in_errors_keep_their_own_words(fresh_host: plugins.PluginHost, tmp_path: Path) -> None:
+    """The wrapper names plugins' failures; the project's own one-line errors pass through unchanged."""
+    from aihwkit_sc import data
+
+    with pytest.raises(data.DatasetUnavailableError, match=r"^CIFAR-10 is not in"):
+        data.load("cifar10", root=tmp_path, download=False)
+    with pytest.raises(ValueError, match=r"^num_classes must be a positive integer"):
+        zoo.build("lenet5", num_classes=0)
+
+
+def test_unknown_plugin_name_in_the_environment_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 10: an unknown name in AIHWKIT_SC_LOAD_PLUGINS was ignored without a word (so nothing loaded)."""
+    monkeypatch.setenv(plugins.ENV_VAR, "aihwkit-sc-example-devcie")
+    with pytest.warns(plugins.PluginWarning) as record:
+        plugins.PluginHost()
+    messages = [str(w.message) for w in record if issubclass(w.category, plugins.PluginWarning)]
+    assert messages == [f"{plugins.ENV_VAR} names 'aihwkit-sc-example-devcie', which is no installed aihwkit-sc "
+                        "plugin (entry point or distribution): did you mean 'aihwkit-sc-example-device'?"]
+    monkeypatch.setenv(plugins.ENV_VAR, "aihwkit-sc-example-device")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "rom" in plugins.PluginHost().registry("preset")
+
+
+def test_digital_layers_as_one_string_is_one_name() -> None:
+    """Item 10: build(..., digital_layers="first") reported "entry 'f'": a string is one name, not its letters."""
+    from aihwkit.nn import AnalogConv2d
+
+    model = zoo.build("lenet5", preset="gv", digital_layers="first")
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | AnalogConv2d)]
+    assert type(convs[0]) is torch.nn.Conv2d and isinstance(convs[1], AnalogConv2d)
+    from aihwkit_sc.training import TrainConfig
+
+    assert TrainConfig(digital_layers="first").digital_layers == ("first",)  # type: ignore[arg-type]
+
+
+def test_numpy_scalars_are_numbers_for_analog_options() -> None:
+    """Item 10: np.float32 values for analog options were rejected as "not positive"."""
+    import numpy as np
+
+    from aihwkit_sc import schedules
+
+    model = zoo.build("lenet5", preset="gv")
+    opt = zoo.make_optimizer(model, lr=0.05)
+    sched = schedules.build("constant", opt, steps_per_epoch=2, analog_lr=np.float32(0.02))
+    assert [g["lr"] for g in opt.param_groups if g is not opt.param_groups[0]] and sched.end_step is None
+    lrs = [float(tile.get_learning_rate()) for tile in zoo.tiles(model)]
+    assert len(lrs) == 4 and lrs == [pytest.approx(0.02)] * 4  # LeNet-5: two conv and two linear tiles
+    schedules.build("cosine", opt, steps_per_epoch=2, epochs=1, analog_lr="device", xd_product=np.float32(0.5),
+                    device_pulses=np.float64(2.0))
+    assert all(tile.get_learning_rate() > 0 for tile in zoo.tiles(model))
