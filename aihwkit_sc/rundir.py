@@ -113,6 +113,24 @@ def sigterm_raises(exception: Callable[[], BaseException]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def interrupt_once() -> None:
+    """From now on, in this process, the first Ctrl-C raises ``KeyboardInterrupt`` and later ones are ignored: a
+    command that stops a sweep keeps waiting for its workers to save, and exits with its one line, however often the
+    user presses Ctrl-C (a terminal sends each one to the workers too). For commands, which end right after; a
+    process that ignores SIGINT (started in the background by a shell) keeps ignoring it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        return
+    def handler(signum: int, frame: Any) -> None:
+        # ignored from now on, through the interpreter's exit too (Python resets its own handlers to the default,
+        # which kills, when it finalizes, but leaves SIG_IGN alone)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+
+
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[list[int]]:
     """Hold Ctrl-C and SIGTERM while a record is written (a run's summary), so a second stop cannot tear it.

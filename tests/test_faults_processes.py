@@ -3,6 +3,7 @@ process group twice, then finished; and the parent killed with ``kill -9``, afte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -132,3 +133,33 @@ def test_sigterm_to_a_background_sweep_stops_its_workers(tmp_path: Path) -> None
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "interrupted" and 1 <= summary["epochs_done"] < 24
+
+
+def test_a_burst_of_ctrl_c_leaves_no_orphan_and_no_traceback(tmp_path: Path) -> None:
+    """Issue 19, item 4: three Ctrl-C within 0.6 s on a 2-worker sweep left a worker and multiprocessing's resource
+    tracker with parent PID 1 (3 of 6 tries), with tracebacks: the parent stopped waiting for its workers at the
+    second Ctrl-C, and the workers' watchdog had stopped watching the parent once the sweep stopped. Bursts at three
+    moments: as the workers start, a second into training, and after a finished epoch."""
+    for attempt, settle in enumerate((0.0, 1.0, None)):
+        out = tmp_path / f"sweep{attempt}"
+        proc = subprocess.Popen(sweep_command(out, seeds=2, limit=4000, epochs_scale=2.0), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        runs = [out / "runs" / "mnist-lenet5-one-cycle-12" / "pytorch" / f"s{seed}" for seed in (0, 1)]
+        wait_for(lambda r=runs: all((run / ".lock").is_file() and (run / ".lock").read_text().strip()  # type: ignore[misc]
+                                    for run in r), 120, "both workers")
+        if settle is None:
+            wait_for(lambda r=runs: any(epochs_done(run) >= 1 for run in r), 120, "an epoch")  # type: ignore[misc]
+        else:
+            time.sleep(settle)
+        for _ in range(3):  # Ctrl-C, Ctrl-C, Ctrl-C: to the whole foreground group, as a terminal sends them
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith("interrupted: "), err
+        wait_for(lambda g=proc.pid: not group_members(g), 30, f"every process of sweep {attempt} to exit")  # type: ignore[misc]
+        for run in runs:  # each run that started says how it ended; its finished epochs are kept
+            if (run / "summary.json").is_file():
+                assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"

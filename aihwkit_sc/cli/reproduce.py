@@ -43,6 +43,9 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
     from aihwkit_sc.data import DatasetUnavailableError
     from aihwkit_sc.experiments.executor import SweepInterrupted
     from aihwkit_sc.experiments.reproduce import reproduce_table1
+    from aihwkit_sc.rundir import interrupt_once
+
+    interrupt_once()  # the first Ctrl-C stops the sweep (runs saved); more of them cannot cut its clean-up short
 
     try:
         summary = reproduce_table1(
