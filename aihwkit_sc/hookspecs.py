@@ -61,7 +61,12 @@ def register_schedules(register: Register) -> None:
         ``torch.optim.lr_scheduler.LRScheduler`` from an optimizer and keyword options (a run always passes
         ``epochs`` and ``steps_per_epoch``), and ``needs`` names options of the factory that a training run measures
         for it when left out (``aihwkit_sc.schedules.MEASURED``: ``xd_product``, ``max_lr``); a non-callable, or a
-        ``needs`` naming anything else, is reported naming the plugin and the schedule, and skipped.
+        ``needs`` naming anything else, is reported naming the plugin and the schedule, and skipped. Options
+        annotated with ``aihwkit_sc.schedules.LR``, ``Positive``, ``Momentum``, ``Fraction`` (or
+        ``Annotated[float, Range(...)]``) are range-checked where they are parsed; a scheduler built on
+        ``TileSyncMixin`` with ``end_step`` set holds its final LR from that step on. A factory that raises when
+        used (``ValueError`` goes through as the user's bad input) or returns no ``LRScheduler`` is one error line
+        naming the plugin and the schedule.
     """
 
 

@@ -21,13 +21,14 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from aihwkit_sc.plugins import registry
-from aihwkit_sc.schedules._common import Range, is_number
+from aihwkit_sc.schedules._common import LR, MAX_LR, Fraction, Momentum, NonNegative, Positive, Range, is_number
 from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
 from aihwkit_sc.schedules.sync import TileSyncMixin
 from aihwkit_sc.schedules.xd import measure_xd_product
 
-__all__ = ["MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "TileSyncMixin", "build", "check_options",
+__all__ = ["LR", "MAX_LR", "MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "Fraction", "Momentum", "NonNegative",
+           "Positive", "Range", "TileSyncMixin", "build", "check_options",
            "check_run_options", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs",
            "options", "sync_tiles", "trace"]
 
