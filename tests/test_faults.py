@@ -621,3 +621,23 @@ def test_any_accepted_seed_trains_an_analog_model(tmp_path: Path) -> None:
     for bad in (-2, training.MAX_SEED + 1, True):
         with pytest.raises(ValueError, match=r"^seed must be an integer from 0 to 9223372036854775807"):
             tiny(seed=bad)
+
+
+def test_an_in_process_sweep_hands_its_threads_back(tmp_path: Path) -> None:
+    """A run in the caller's process (one worker) limited torch, OpenBLAS and OpenMP to one thread and left them so:
+    the rest of the process (the test session, a notebook) then ran on one core."""
+    from threadpoolctl import threadpool_info
+
+    def threads() -> tuple[int, set[tuple[str, int]]]:  # (torch's, {(library, threads)}): the run may load more
+        return torch.get_num_threads(), {(i["internal_api"], i["num_threads"]) for i in threadpool_info()}
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        before = threads()
+        assert before[0] == 2
+        (record,) = executor.execute(sweep_jobs(tmp_path, seeds=1), workers=1, quiet=True)
+        assert record is not None and record["summary"]["status"] == "complete"
+        assert threads() == before
+    finally:
+        torch.set_num_threads(previous)

@@ -76,8 +76,9 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
 
     if _stopping:
         raise KeyboardInterrupt("the sweep was interrupted")
+    threads = torch.get_num_threads()
+    limits = one_thread_per_library()  # first: it records the limits to restore, torch's OpenMP count among them
     torch.set_num_threads(1)
-    one_thread_per_library()
     cfg = TrainConfig(**{**config, "digital_layers": tuple(config["digital_layers"])})
     out = Path(out_dir) if out_dir else None
     _running = True
@@ -99,21 +100,25 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
             raise KeyboardInterrupt(str(exc)) from None
     finally:
         _running = False
+        if not _in_worker:  # a run in the caller's process (one worker) hands its threads back
+            limits.restore_original_limits()
+            torch.set_num_threads(threads)
     record = {"config": json.loads(json.dumps(config)), "metrics": result.metrics, "summary": result.summary}
     if out and result.summary["status"] == "complete":
         rundir.atomic_write_json(out / RESULT, record)
     return record
 
 
-def one_thread_per_library() -> None:
-    """One thread for OpenBLAS (aihwkit's analog matrix-vector products) and OpenMP in this process, as torch's.
+def one_thread_per_library() -> Any:
+    """One thread for OpenBLAS (aihwkit's analog matrix-vector products) and OpenMP in this process, as torch's;
+    returns threadpoolctl's limiter.
 
     A sweep runs one worker per core; OpenBLAS's own pool (one thread per core by default) then spins for work the
     other worker's core is doing, which cost 2 workers on 2 cores 1.7x of their throughput
     (``benchmarks/test_bench_aihwkit_builds.py::test_threads_for_two_workers``)."""
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    return threadpool_limits(1)  # .restore_original_limits() undoes it
 
 
 def load_result(job: Job) -> dict[str, Any] | None:
