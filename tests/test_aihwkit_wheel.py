@@ -33,8 +33,8 @@ def test_each_variant_has_its_own_cache_folder_keyed_by_torch(tmp_path: Path) ->
     import torch
 
     folders = {variant: Path(where(ROOT, variant, tmp_path).stdout.strip())
-               for variant in ("stock", "seeded", "native", "fastrand")}
-    assert len(set(folders.values())) == 4
+               for variant in ("stock", "seeded", "native", "fastrand", "batched")}
+    assert len(set(folders.values())) == 5
     for variant, folder in folders.items():
         assert folder.parent.parent == tmp_path and folder.name.startswith(variant + "-")
         assert folder.parent.name.startswith(f"torch-{torch.__version__}-cp{sys.version_info[0]}{sys.version_info[1]}")
@@ -53,8 +53,8 @@ def test_a_changed_patch_gets_a_new_key_and_stock_does_not_depend_on_it(tmp_path
 def test_an_unknown_variant_is_one_line_naming_the_choices(tmp_path: Path) -> None:
     proc = where(ROOT, "fast", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("error: unknown aihwkit build variant 'fast'; choose stock, seeded, native or "
-                                   "fastrand")
+    assert proc.stderr.strip() == ("error: unknown aihwkit build variant 'fast'; choose stock, seeded, native, "
+                                   "fastrand or batched")
 
 
 def test_the_patch_touches_only_cpp_sources_and_the_installed_build_has_its_bindings() -> None:
@@ -79,3 +79,9 @@ def test_the_patch_applies_to_the_published_sdist(tmp_path: Path) -> None:
     reverse = subprocess.run(["git", "apply", "--check", "--reverse", "-p1", str(PATCH)],
                              cwd=tmp_path / "aihwkit-1.2.0", capture_output=True, text=True)
     assert reverse.returncode != 0  # the sources are unpatched: the patch is not already in them
+    # the experimental batched-tile patch (variant "batched") applies on top of the seed patch
+    subprocess.run(["git", "apply", "-p1", str(PATCH)], cwd=tmp_path / "aihwkit-1.2.0", check=True)
+    batched = ROOT / "scripts" / "patches" / "experimental" / "aihwkit-1.2.0-batched.patch"
+    proc = subprocess.run(["git", "apply", "--check", "-p1", str(batched)], cwd=tmp_path / "aihwkit-1.2.0",
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
