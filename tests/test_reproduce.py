@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -146,7 +147,8 @@ def test_a_sweep_run_uses_one_thread_per_library(tmp_path: Path, monkeypatch: py
     """A worker of a sweep limits OpenBLAS (aihwkit's matrix-vector products) and OpenMP to one thread, as torch:
     with OpenBLAS's default pool, 2 workers on 2 cores lost 1.7x of their throughput to spinning threads."""
     limited: list[bool] = []
-    monkeypatch.setattr(executor, "one_thread_per_library", lambda: limited.append(True))
+    monkeypatch.setattr(executor, "one_thread_per_library",  # returns the limiter an in-process run hands back
+                        lambda: limited.append(True) or SimpleNamespace(restore_original_limits=lambda: None))
     executor.execute(tiny_jobs(tmp_path, seeds=1), workers=1, quiet=True)
     assert limited == [True]
     probe = ("import threadpoolctl, aihwkit.simulator.rpu_base\n"
