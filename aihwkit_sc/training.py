@@ -501,7 +501,7 @@ class _BadLR(RuntimeError):
 def _digital_weights_finite(model: nn.Module) -> bool:
     """Whether every torch-held weight is finite (an analog tile's weights are bounded by its device and stay in C++:
     aihwkit's placeholder parameters cannot be read)."""
-    analog = set(map(id, (p for g in [{"params": list(model.parameters())}] for p in contexts(g))))
+    analog = {id(p) for p in contexts({"params": list(model.parameters())})}
     return all(bool(torch.isfinite(p).all()) for p in model.parameters() if id(p) not in analog)
 
 
