@@ -78,13 +78,16 @@ def plugin_report() -> tuple[list[dict[str, Any]], list[str]]:
 
 def _aihwkit_build() -> str:
     """Whether analog runs repeat bit for bit here (the seeded build ``make install`` makes) or only statistically."""
-    from aihwkit_sc.seeding import build_kind, installed_variant
+    from aihwkit_sc.seeding import build_kind, installed_variant, matrix_path
 
     variant = installed_variant()
     built = f"; the {variant} build of make install" if variant else ""
+    path = {"batched": "; pulsed tiles: batched forward/backward, one GEMM per batch",
+            "looped": "; pulsed tiles: looped forward/backward, one matrix-vector product per sample"}[
+        matrix_path() or "looped"]
     if build_kind() == "seeded":
-        return f"seeded (analog runs repeat bit for bit for one seed{built})"
-    return f"stock (analog runs repeat only statistically; 'make install' builds the seeded one{built})"
+        return f"seeded (analog runs repeat bit for bit for one seed{built}{path})"
+    return f"stock (analog runs repeat only statistically; 'make install' builds the seeded one{built}{path})"
 
 
 def _aihwkit_cuda_compiled() -> bool:

@@ -55,8 +55,8 @@ def build_kind() -> str:
 
 
 def installed_variant() -> str | None:
-    """The aihwkit build variant ``make install`` recorded in this environment (``fastrand``, ``seeded``, ``stock``,
-    ``native``; see ``scripts/aihwkit_wheel.sh``), or None when aihwkit was installed another way or is imported from
+    """The aihwkit build variant ``make install`` recorded in this environment (``batched``, ``fastrand``, ``seeded``,
+    ``stock``, ``native``; see ``scripts/aihwkit_wheel.sh``), or None when aihwkit was installed another way or is imported from
     elsewhere (e.g. a variant put first on ``PYTHONPATH``)."""
     try:
         import aihwkit
@@ -69,10 +69,39 @@ def installed_variant() -> str | None:
     return parts[0] if len(parts) == 2 else None
 
 
+def matrix_path() -> str | None:
+    """How the pulsed CPU tiles do a batch's forward and backward: ``"batched"`` (the batched build: one GEMM per
+    batch, IO management applied to the whole batch), ``"looped"`` (one matrix-vector product per sample and
+    convolution patch: aihwkit as published, or the batched build switched back with ``AIHWKIT_LOOPED_MATRIX=1`` /
+    ``rpu_base.set_looped_matrix(True)``), or None without aihwkit."""
+    try:
+        from aihwkit.simulator import rpu_base
+    except ImportError:
+        return None
+    if not hasattr(rpu_base, "get_looped_matrix"):
+        return "looped"
+    return "looped" if rpu_base.get_looped_matrix() else "batched"
+
+
+def switchable() -> bool:
+    """True when the installed aihwkit has the batched path and its switch (``rpu_base.set_looped_matrix``)."""
+    try:
+        from aihwkit.simulator import rpu_base
+    except ImportError:
+        return False
+    return hasattr(rpu_base, "set_looped_matrix")
+
+
 def build_label() -> str:
-    """:func:`build_kind` with the recorded variant, e.g. ``seeded (fastrand build)``; what a run's summary records."""
+    """:func:`build_kind` with the recorded variant and, on a build that has the batched path, which path runs, e.g.
+    ``seeded (fastrand build)``, ``seeded (batched build)`` or ``seeded (batched build, looped forward/backward)``;
+    what a run's summary records."""
     variant = installed_variant()
-    return build_kind() + (f" ({variant} build)" if variant else "")
+    details = [f"{variant} build"] if variant else []
+    path = matrix_path()
+    if switchable() and not (variant == "batched" and path == "batched"):  # the path, where the variant is silent
+        details.append(f"{path} forward/backward")
+    return build_kind() + (f" ({', '.join(details)})" if details else "")
 
 
 def derive(seed: int, *keys: int) -> int:

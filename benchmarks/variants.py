@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "throughput_worker.py"
-VARIANTS = ("stock", "seeded", "native", "fastrand")
+VARIANTS = ("stock", "seeded", "native", "fastrand", "batched")
 INSTALLED = "installed"
 """Pseudo-variant: the aihwkit installed in this environment (no ``PYTHONPATH`` override)."""
 
@@ -40,6 +40,17 @@ def worker_env(site: Path | None, extra: dict[str, str] | None = None) -> dict[s
     return {**os.environ, **(extra or {}), "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
+def run_worker(command: list[str], site: Path | None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a worker script on the build at ``site`` (None: the installed aihwkit); its last stdout line as JSON."""
+    proc = subprocess.run(command, capture_output=True, text=True, env=worker_env(site, env), timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{Path(command[1]).name} failed on {site or INSTALLED}: {proc.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if site is not None and not result["aihwkit"].startswith(str(site)):
+        raise RuntimeError(f"the worker imported {result['aihwkit']}, not the variant in {site}")
+    return result
+
+
 def worker_command(*, threads: int = 1, seed: int = 0, batches: int = 8, epochs: int = 3,
                    test_size: int = 256) -> list[str]:
     return [sys.executable, str(WORKER), "--threads", str(threads), "--seed", str(seed), "--batches", str(batches),
@@ -47,12 +58,5 @@ def worker_command(*, threads: int = 1, seed: int = 0, batches: int = 8, epochs:
 
 
 def measure(site: Path | None, *, env: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
-    """One worker process on the build at ``site`` (None: the installed aihwkit); its JSON result."""
-    proc = subprocess.run(worker_command(**options), capture_output=True, text=True, env=worker_env(site, env),
-                          timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(f"throughput worker failed on {site or INSTALLED}: {proc.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    if site is not None and not result["aihwkit"].startswith(str(site)):
-        raise RuntimeError(f"the worker imported {result['aihwkit']}, not the variant in {site}")
-    return result
+    """One throughput worker process on the build at ``site`` (None: the installed aihwkit); its JSON result."""
+    return run_worker(worker_command(**options), site, env)

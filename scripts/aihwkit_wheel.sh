@@ -19,10 +19,11 @@
 # changes the binary (patch files, CMake options, compiler flags), so a patched and a stock wheel never mix.
 # Environment: PY (the venv's python, required), AIHWKIT_SC_WHEEL_CACHE, CMAKE_BUILD_PARALLEL_LEVEL.
 set -euo pipefail
+PY=${PY:?set PY to the venv python}
+case $PY in */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;; esac  # absolute, symlink kept (the venv)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VARIANT=${1:?usage: scripts/aihwkit_wheel.sh stock|seeded|native|fastrand|batched}
-PY=${PY:?set PY to the venv python}
 export PATH="$(dirname "$PY"):$PATH"  # the aihwkit build calls tools (stubgen, cmake, ninja) by name
 CONSTRAINTS=$ROOT/constraints.txt
 CACHE=${AIHWKIT_SC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aihwkit-sc/wheels}

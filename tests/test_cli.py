@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aihwkit_sc import __version__
+from aihwkit_sc import __version__, seeding
 from aihwkit_sc.cli import main
 
 SCRIPT = Path(sys.executable).with_name("aihwkit-sc")
@@ -44,6 +44,8 @@ def test_doctor_json_reports_a_working_install() -> None:
     assert report["torch_cuda"] is torch.cuda.is_available()
     assert isinstance(report["aihwkit_cuda"], bool)
     assert report["aihwkit_build"].startswith("seeded (analog runs repeat bit for bit for one seed")  # make install
+    path = seeding.matrix_path()
+    assert f"pulsed tiles: {path} forward/backward" in report["aihwkit_build"]
     assert report["offline_mnist_5k"].endswith("mnist_5k.csv.gz")
     assert Path(report["offline_mnist_5k"]).stat().st_size > 1_000_000
 

@@ -142,6 +142,7 @@ def test_the_build_variant_make_install_recorded_is_read_only_for_the_aihwkit_it
 
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     monkeypatch.setattr(aihwkit, "__file__", str(tmp_path / "lib" / "aihwkit" / "__init__.py"))
+    monkeypatch.setattr(seeding, "switchable", lambda: False)
     assert seeding.installed_variant() is None  # no record: installed another way
     (tmp_path / ".aihwkit-wheel").write_text("fastrand " + "0" * 64 + "\n")
     assert seeding.installed_variant() == "fastrand"
@@ -151,6 +152,39 @@ def test_the_build_variant_make_install_recorded_is_read_only_for_the_aihwkit_it
     (tmp_path / ".aihwkit-wheel").write_text("0" * 64 + "\n")  # the record of an older installer: no variant
     monkeypatch.setattr(aihwkit, "__file__", str(tmp_path / "lib" / "aihwkit" / "__init__.py"))
     assert seeding.installed_variant() is None
+
+
+@pytest.mark.parametrize(("variant", "switch", "path", "label"), [
+    ("batched", True, "batched", "seeded (batched build)"),
+    ("batched", True, "looped", "seeded (batched build, looped forward/backward)"),  # AIHWKIT_LOOPED_MATRIX=1
+    ("fastrand", False, "looped", "seeded (fastrand build)"),  # no batched path: nothing to say
+    (None, True, "batched", "seeded (batched forward/backward)"),  # a batched wheel first on PYTHONPATH
+    (None, True, "looped", "seeded (looped forward/backward)"),
+    (None, False, "looped", "seeded"),
+])
+def test_the_build_label_says_which_matrix_path_ran_where_the_variant_does_not(
+        variant: str | None, switch: bool, path: str, label: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seeding, "installed_variant", lambda: variant)
+    monkeypatch.setattr(seeding, "switchable", lambda: switch)
+    monkeypatch.setattr(seeding, "matrix_path", lambda: path)
+    assert seeding.build_label() == label
+
+
+def test_the_matrix_path_follows_the_switch_of_a_batched_build() -> None:
+    from aihwkit.simulator import rpu_base
+
+    if not hasattr(rpu_base, "set_looped_matrix"):
+        assert seeding.matrix_path() == "looped" and not seeding.switchable()  # aihwkit as published loops
+        return
+    assert seeding.switchable()
+    before = rpu_base.get_looped_matrix()
+    try:
+        rpu_base.set_looped_matrix(True)
+        assert seeding.matrix_path() == "looped"
+        rpu_base.set_looped_matrix(False)
+        assert seeding.matrix_path() == "batched"
+    finally:
+        rpu_base.set_looped_matrix(before)
 
 
 def test_a_run_summary_says_which_aihwkit_made_it(tmp_path: Path) -> None:
