@@ -56,8 +56,8 @@ def build_kind() -> str:
 
 def installed_variant() -> str | None:
     """The aihwkit build variant ``make install`` recorded in this environment (``batched``, ``fastrand``, ``seeded``,
-    ``stock``, ``native``; see ``scripts/aihwkit_wheel.sh``), or None when aihwkit was installed another way or is imported from
-    elsewhere (e.g. a variant put first on ``PYTHONPATH``)."""
+    ``stock``, ``native``; see ``scripts/aihwkit_wheel.sh``), or None when aihwkit was installed another way or is
+    imported from elsewhere (e.g. a variant put first on ``PYTHONPATH``)."""
     try:
         import aihwkit
     except ImportError:

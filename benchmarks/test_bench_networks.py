@@ -49,8 +49,9 @@ def test_analog_cost_per_network_and_build(benchmark: Any) -> None:
     for network, (label, batch, _) in NETWORKS.items():
         d = statistics.median(digital[network])
         rates = {b: statistics.median(analog[network, b]) for b in BUILDS}
-        costs = {b: statistics.median(dd / a for dd, a in zip(digital[network], analog[network, b])) for b in BUILDS}
-        gain = [b / f for b, f in zip(analog[network, "batched"], analog[network, "fastrand"])]
+        costs = {b: statistics.median(dd / a for dd, a in zip(digital[network], analog[network, b], strict=True))
+                 for b in BUILDS}
+        gain = [b / f for b, f in zip(analog[network, "batched"], analog[network, "fastrand"], strict=True)]
         record(f"{label}, batch {batch}: analog cost (pytorch / gokmen-vlasov samples/s)",
                ", ".join(f"{b} {costs[b]:.1f}x" for b in BUILDS) + f" (pytorch {d:.0f} samples/s; gokmen-vlasov "
                + ", ".join(f"{b} {rates[b]:.1f}" for b in BUILDS) + " samples/s; 1 thread)")
