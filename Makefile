@@ -10,6 +10,7 @@ install: $(STAMP)
 
 # Re-run the (idempotent) installer only when what it installs from has changed.
 $(STAMP): pyproject.toml constraints.txt scripts/install.sh scripts/aihwkit_wheel.sh $(wildcard scripts/patches/*.patch) \
+          $(wildcard scripts/patches/batched/*.patch) \
           $(wildcard plugins/*/pyproject.toml)
 	VENV=$(VENV) bash scripts/install.sh
 	@touch $@
@@ -27,9 +28,9 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# The aihwkit build variants the build benchmark compares with the installed (seeded) one; cached after the first build.
+# The aihwkit build variants the benchmarks compare with the installed (batched) one; cached after the first build.
 wheels: install
-	for variant in stock native fastrand; do PY=$(PY) bash scripts/aihwkit_wheel.sh $$variant >/dev/null || exit 1; done
+	for variant in stock fastrand batched; do PY=$(PY) bash scripts/aihwkit_wheel.sh $$variant >/dev/null || exit 1; done
 
 bench: install wheels
 	$(PY) -m pytest benchmarks --benchmark-only --ratios-page docs/results/benchmarks.md $(PYTEST_ARGS)

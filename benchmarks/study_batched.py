@@ -10,8 +10,9 @@ Each run is the user's command, ``aihwkit-sc train --preset gokmen-vlasov --epoc
 mnist-5k, one-cycle at the default LR, 4,000 training and 1,000 test digits), in a fresh process with the build first
 on ``PYTHONPATH`` and one thread per library; the looped and batched runs of a seed run side by side, so they share
 the machine's load. The page reports per path the final test accuracy (mean ± std) and training samples/s, the paired
-difference batched − looped in accuracy (95 % t interval; the page's only test, so Holm changes nothing) and the
-paired speed ratio (geometric mean, 95 % interval). A run whose test accuracy never left chance is ``collapsed``.
+difference batched − looped in accuracy (95 % t interval, paired t-test p, Holm-adjusted across the study's stages,
+``STAGES``) and the paired speed ratio (geometric mean, 95 % interval). A run whose test accuracy never left
+chance is ``collapsed``.
 
 Every run appends one row to ``--csv`` at once; a (path, seed) already there is not run again, so the study continues
 where it stopped. The page and its figure are regenerated from the CSV alone:
@@ -38,7 +39,7 @@ from typing import Any
 
 from variants import INSTALLED, variant_site, worker_env
 
-from aihwkit_sc.experiments.tables import markdown_table, mean_std, paired_difference
+from aihwkit_sc.experiments.tables import holm, markdown_table, mean_std, paired_difference, paired_p_value
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -155,6 +156,12 @@ FINISHED = ("complete", "collapsed")
 does not is a difference), a failed or interrupted run has none."""
 
 
+STAGES = (6, 20, 40)
+"""The study ran in stages, each declared before it ran: seeds 0-5 (the 6 the issue asked for; their interval was
+wider than the ±0.5-point goal), 6-19 (to narrow it), 20-39 (a confirmation of the 0-19 result, whose interval
+just excluded 0). Each stage is tested on its own (Holm across the stages) and all seeds together."""
+
+
 def report(rows: list[dict[str, Any]], figure: str | None = None, source: str = "docs/results/batched-fidelity.csv"
            ) -> str:
     by = {(r["path"], r["seed"]): r for r in rows}
@@ -167,12 +174,34 @@ def report(rows: list[dict[str, Any]], figure: str | None = None, source: str = 
         body.append([f"`{path}`", str(len(mine)), statuses,
                      mean_std([100 * r["final_test_accuracy"] for r in mine if r["status"] in FINISHED]),
                      mean_std([r["samples_per_s"] for r in mine if r["status"] in FINISHED])])
-    accuracy = paired_difference([100 * (by["batched", s]["final_test_accuracy"] - by["looped", s]
-                                         ["final_test_accuracy"]) for s in complete])
+
+    def accuracy_diffs(chosen: list[int]) -> list[float]:
+        return [100 * (by["batched", s]["final_test_accuracy"] - by["looped", s]["final_test_accuracy"])
+                for s in chosen]
+
+    stages = []
+    for low, high in zip((0, *STAGES[:-1]), STAGES, strict=True):
+        chosen = [s for s in complete if low <= s < high]
+        if len(chosen) >= 2:
+            stages.append((f"seeds {low}–{high - 1}", chosen))
+    p_raw = [paired_p_value(accuracy_diffs(chosen)) or 1.0 for _, chosen in stages]
+    p_holm = holm(p_raw)
+    paired = [[f"final test accuracy (points), {name}", str(len(chosen)), diff_cell(paired_difference(
+        accuracy_diffs(chosen))), f"{p:.3f}", f"{q:.3f}"] for (name, chosen), p, q in zip(stages, p_raw, p_holm,
+                                                                                          strict=True)]
+    accuracy = paired_difference(accuracy_diffs(complete))
+    pooled_p = paired_p_value(accuracy_diffs(complete))
+    paired.append(["final test accuracy (points), all seeds", str(len(complete)), diff_cell(accuracy),
+                   "–" if pooled_p is None else f"{pooled_p:.3f}", "–"])
     speed = paired_difference([math.log(by["batched", s]["samples_per_s"] / by["looped", s]["samples_per_s"])
                                for s in complete])
+    paired.append(["samples/s (ratio; geometric mean), all seeds", str(len(complete)),
+                   "–" if speed is None else f"{math.exp(speed[1]):.2f}x [{math.exp(speed[2]):.2f}, "
+                                             f"{math.exp(speed[3]):.2f}]", "–", "–"])
     identical = sum(by["batched", s]["test_accuracy_per_epoch"] == by["looped", s]["test_accuracy_per_epoch"]
                     for s in complete)
+    paired.append(["seeds whose every epoch's test accuracy is identical", str(len(complete)), str(identical), "–",
+                   "–"])
     goal = "–" if accuracy is None else (
         "met" if accuracy[2] <= 0 <= accuracy[3] and accuracy[2] >= -BOUND and accuracy[3] <= BOUND else "not met")
     first = rows[0]
@@ -188,14 +217,12 @@ def report(rows: list[dict[str, Any]], figure: str | None = None, source: str = 
         "Speed: training samples/s averaged over the run's epochs. Means, std and pairs count complete and collapsed "
         "runs (a collapsed run's accuracy is a result).", "",
         *markdown_table(["path", "runs", "status", "final test accuracy (%)", "samples/s"], body), "",
-        *markdown_table(["paired over seeds", "pairs", "batched − looped"], [
-            ["final test accuracy (points; 95 % t interval)", str(len(complete)), diff_cell(accuracy)],
-            ["samples/s (ratio; geometric mean, 95 % interval)", str(len(complete)),
-             "–" if speed is None else f"{math.exp(speed[1]):.2f}x [{math.exp(speed[2]):.2f}, "
-                                       f"{math.exp(speed[3]):.2f}]"],
-            ["seeds whose every epoch's test accuracy is identical", str(len(complete)), str(identical)]]), "",
-        f"Fidelity goal (the accuracy interval holds 0 and lies within ±{BOUND} points): **{goal}**. The accuracy "
-        "difference is this page's only test, so a Holm adjustment leaves it as it is.", ""]
+        "Paired by seed, batched − looped, with 95 % t intervals. The study ran in stages, each declared before it "
+        "ran (`STAGES` in the script): seeds 0–5, the six first asked for; 6–19, to narrow an interval wider than "
+        "the goal; 20–39, to confirm or refute the 0–19 result. p: paired t-test; Holm: adjusted across the stages "
+        "shown.", "",
+        *markdown_table(["paired over seeds", "pairs", "batched − looped", "p", "p (Holm)"], paired), "",
+        f"Fidelity goal (the all-seeds accuracy interval holds 0 and lies within ±{BOUND} points): **{goal}**.", ""]
     if figure:
         lines += [f"![test accuracy per epoch, looped and batched]({figure})", ""]
     return "\n".join(lines)

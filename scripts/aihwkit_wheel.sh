@@ -9,11 +9,11 @@
 #   seeded    + scripts/patches/*.patch (binds seeds to Python; changes no arithmetic)
 #   native    seeded, compiled with -march=native (for this CPU only: the key holds the CPU's flags)
 #   fastrand  seeded, with aihwkit's CMake options RPU_USE_FASTRAND=ON and RPU_USE_FASTMOD=ON (a 15-bit LCG
-#             replaces rand(): a different random stream, statistically the same physics)   <- make install
-#   batched   fastrand + scripts/patches/experimental/aihwkit-1.2.0-batched.patch: batched IO-managed forward and
-#             backward for pulsed CPU tiles (one GEMM per batch; AIHWKIT_LOOPED_MATRIX=1 or
-#             rpu_base.set_looped_matrix(True) switches back). Experimental: not the default until its paired
-#             training study (issue 20) is done.
+#             replaces rand(): a different random stream, statistically the same physics)
+#   batched   fastrand + scripts/patches/batched/aihwkit-1.2.0-batched.patch: batched IO-managed forward and
+#             backward for pulsed CPU tiles (one GEMM per batch, the random numbers drawn in the looped order;
+#             AIHWKIT_LOOPED_MATRIX=1 or rpu_base.set_looped_matrix(True) switches back to aihwkit's
+#             per-sample loop)                                                            <- make install
 #
 # The cache key holds the torch build, the interpreter's wheel tag, the variant and a hash of everything that
 # changes the binary (patch files, CMake options, compiler flags), so a patched and a stock wheel never mix.
@@ -37,7 +37,7 @@ case $VARIANT in
   seeded) patches=("$ROOT"/scripts/patches/*.patch) ;;
   native) patches=("$ROOT"/scripts/patches/*.patch); cxxflags="-march=native" ;;
   fastrand) patches=("$ROOT"/scripts/patches/*.patch); cmake_args="-DRPU_USE_FASTRAND=ON -DRPU_USE_FASTMOD=ON" ;;
-  batched) patches=("$ROOT"/scripts/patches/*.patch "$ROOT"/scripts/patches/experimental/aihwkit-1.2.0-batched.patch)
+  batched) patches=("$ROOT"/scripts/patches/*.patch "$ROOT"/scripts/patches/batched/aihwkit-1.2.0-batched.patch)
            cmake_args="-DRPU_USE_FASTRAND=ON -DRPU_USE_FASTMOD=ON" ;;
   *) echo "error: unknown aihwkit build variant '$VARIANT'; choose stock, seeded, native, fastrand or batched" >&2
      exit 2 ;;

@@ -3,8 +3,8 @@
 #
 #   1. Debian's libopenblas-dev (aihwkit's C++ core links against OpenBLAS);
 #   2. torch + torchvision pinned by constraints.txt;
-#   3. aihwkit 1.2.0 built from its sdist against *this* torch (--no-build-isolation) with the seed patch of
-#      scripts/patches/ (scripts/aihwkit_wheel.sh), the wheel kept in a cache keyed by torch version, Python ABI,
+#   3. aihwkit 1.2.0 built from its sdist against *this* torch (--no-build-isolation) with the seed and batched-tile
+#      patches of scripts/patches/ (scripts/aihwkit_wheel.sh), the wheel kept in a cache keyed by torch version, Python ABI,
 #      build variant and patch hash, so a second install reuses it and a torch upgrade or a new patch rebuilds it;
 #   4. aihwkit-sc itself, editable, with the dev extra.
 #
@@ -64,10 +64,11 @@ fi
 # 3. aihwkit built against this torch, with the seed patch -------------------------------------------------------
 # scripts/aihwkit_wheel.sh builds the wheel (or finds it in the cache, keyed by the torch build, the interpreter's
 # wheel tag, the build variant and a hash of the patches and flags) and prints its path. AIHWKIT_SC_BUILD picks the
-# variant (default: fastrand, the seed patch with aihwkit's fast random generator, 1.35x stock in
-# docs/results/aihwkit-builds.md; 'seeded' is the patch alone, 'stock' aihwkit as published, whose analog runs repeat
-# only statistically).
-VARIANT=${AIHWKIT_SC_BUILD:-fastrand}
+# variant (default: batched, the seed patch with aihwkit's fast random generator and batched forward/backward for
+# pulsed CPU tiles; docs/results/batched-fidelity.md and docs/results/benchmarks.md say how it trains and how fast;
+# 'fastrand' is the same without the batched path, 'seeded' the seed patch alone, 'stock' aihwkit as published, whose
+# analog runs repeat only statistically).
+VARIANT=${AIHWKIT_SC_BUILD:-batched}
 aihwkit_ok() {
   "$PY" - "$AIHWKIT_VERSION" <<'PYEOF' >/dev/null 2>&1
 import sys, importlib.metadata as md

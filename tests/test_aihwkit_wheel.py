@@ -68,6 +68,7 @@ def test_the_patch_touches_only_cpp_sources_and_the_installed_build_has_its_bind
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_the_patch_applies_to_the_published_sdist(tmp_path: Path) -> None:
     """What the installer does first: download the 1.2.0 sdist from PyPI and apply the patch (checked, not built)."""
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
@@ -79,9 +80,22 @@ def test_the_patch_applies_to_the_published_sdist(tmp_path: Path) -> None:
     reverse = subprocess.run(["git", "apply", "--check", "--reverse", "-p1", str(PATCH)],
                              cwd=tmp_path / "aihwkit-1.2.0", capture_output=True, text=True)
     assert reverse.returncode != 0  # the sources are unpatched: the patch is not already in them
-    # the experimental batched-tile patch (variant "batched") applies on top of the seed patch
+    # the batched-tile patch (variant "batched", what make install builds) applies on top of the seed patch
     subprocess.run(["git", "apply", "-p1", str(PATCH)], cwd=tmp_path / "aihwkit-1.2.0", check=True)
-    batched = ROOT / "scripts" / "patches" / "experimental" / "aihwkit-1.2.0-batched.patch"
+    batched = ROOT / "scripts" / "patches" / "batched" / "aihwkit-1.2.0-batched.patch"
     proc = subprocess.run(["git", "apply", "--check", "-p1", str(batched)], cwd=tmp_path / "aihwkit-1.2.0",
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+
+def test_a_network_test_is_skipped_with_the_reason_when_the_index_cannot_be_reached(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    network: needs the index\n")
+    (tmp_path / "test_it.py").write_text("import pytest\n\n@pytest.mark.network\ndef test_download():\n"
+                                         "    assert False\n\ndef test_local():\n    assert True\n")
+    env = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}  # nothing listens on the discard port
+    done = subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", str(tmp_path)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert "1 passed, 1 skipped" in done.stdout, done.stdout
+    assert "needs the package index http://127.0.0.1:9/simple (offline: " in done.stdout

@@ -29,7 +29,7 @@ def comparable(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in m.items() if k not in TIMING} for m in metrics]
 
 
-def tiny(**kwargs: Any) -> TrainConfig:
+def tiny(**kwargs: Any) -> TrainConfig:  # epochs=1: the conftest's FINISHED_RUN
     defaults: dict[str, Any] = {"epochs": 4, "limit": 256, "batch_size": 32, "lr": 0.05}
     return TrainConfig(**(defaults | kwargs))
 
@@ -95,10 +95,16 @@ def test_metrics_rebuilt_from_checkpoint_on_resume(tmp_path: Path, damage: str) 
     assert comparable(lines(metrics)) == comparable(full)
 
 
+def test_the_shared_finished_run_is_the_tiny_run_these_tests_would_train(finished_run: Path) -> None:
+    expected = json.loads(json.dumps(training.canonical(tiny(epochs=1)).to_json()))
+    assert json.loads((finished_run / "config.json").read_text()) == expected
+    assert json.loads((finished_run / "summary.json").read_text())["status"] == "complete"
+
+
 @pytest.mark.parametrize("content", [b"", os.urandom(4096), b"PK\x03\x04 truncated zip"])
-def test_unreadable_checkpoint_is_one_line(tmp_path: Path, content: bytes) -> None:
+def test_unreadable_checkpoint_is_one_line(finished_run: Path, content: bytes) -> None:
     """Defect 7: random bytes gave an UnpicklingError traceback, an empty file only 'Aborted!'."""
-    train(tiny(epochs=1), tmp_path, quiet=True)
+    tmp_path = finished_run  # tiny(epochs=1), trained once per session
     (tmp_path / "checkpoint.pt").write_bytes(content)
     with pytest.raises(UnreadableCheckpoint) as info:
         train(tiny(epochs=1), tmp_path, resume=True, quiet=True)
@@ -108,16 +114,16 @@ def test_unreadable_checkpoint_is_one_line(tmp_path: Path, content: bytes) -> No
     assert message.endswith("delete it (or the run folder) to start the run again")
 
 
-def test_checkpoint_of_another_kind_is_named(tmp_path: Path) -> None:
-    train(tiny(epochs=1), tmp_path, quiet=True)
+def test_checkpoint_of_another_kind_is_named(finished_run: Path) -> None:
+    tmp_path = finished_run  # tiny(epochs=1), trained once per session
     torch.save({"weights": torch.zeros(2)}, tmp_path / "checkpoint.pt")
     with pytest.raises(UnreadableCheckpoint, match=r"is not an aihwkit-sc checkpoint \(it lacks config, epoch, "
                                                    r"metrics, schedule_options, model\)"):
         train(tiny(epochs=1), tmp_path, resume=True, quiet=True)
 
 
-def test_resume_names_the_options_that_differ(tmp_path: Path) -> None:
-    train(tiny(epochs=1), tmp_path, quiet=True)
+def test_resume_names_the_options_that_differ(finished_run: Path) -> None:
+    tmp_path = finished_run  # tiny(epochs=1), trained once per session
     with pytest.raises(CheckpointError, match=r"different configuration \(epochs, seed differ\)"):
         train(tiny(epochs=2, seed=3), tmp_path, resume=True, quiet=True)
 

@@ -41,3 +41,27 @@ def paired_difference(diffs: Sequence[float]) -> tuple[int, float, float, float]
         return len(diffs), mean, mean, mean
     low, high = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=sd / math.sqrt(len(diffs)))
     return len(diffs), mean, float(low), float(high)
+
+
+def paired_p_value(diffs: Sequence[float]) -> float | None:
+    """Two-sided p-value of a paired t-test that the mean difference is 0 (scipy); ``None`` below 2 pairs, 1.0 or 0.0
+    when every difference is the same (0 or not)."""
+    from scipy import stats
+
+    if len(diffs) < 2:
+        return None
+    if statistics.stdev(diffs) == 0:
+        return 1.0 if diffs[0] == 0 else 0.0
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family's p-values, in the given order: the i-th smallest p times
+    (m - i + 1), made monotone and capped at 1."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
