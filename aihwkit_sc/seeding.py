@@ -13,8 +13,8 @@ With a stock aihwkit (installed by the user) nothing is seeded: training works a
 that analog runs repeat only statistically. ``aihwkit-sc doctor`` reports which build is installed.
 
 CPU tiles draw their pulses and noise from one process-wide stream (the C library's ``rand()``, or aihwkit's fast
-generator in the ``fastrand`` build ``make install`` makes), so a run repeats exactly only when its analog work is
-sequential (aihwkit's OpenMP loops run vector and transfer compounds in parallel: set
+generator in the ``fastrand`` and ``batched`` builds; ``make install`` makes ``batched``), so a run repeats exactly
+only when its analog work is sequential (aihwkit's OpenMP loops run vector and transfer compounds in parallel: set
 ``OMP_NUM_THREADS=1`` for those).
 """
 

@@ -252,6 +252,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.errorbar(list(epochs), means, yerr=stds, marker="o", markersize=3, capsize=3,
                     label=f"{name} ({len(curves)} seeds)")
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("test accuracy (%), mean ± std")
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
