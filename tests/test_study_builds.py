@@ -56,23 +56,23 @@ def test_report_pairs_speed_with_stock_and_accuracy_with_the_seeded_build(study:
 
 def test_the_study_end_to_end_at_toy_size_and_resumable(tmp_path: Path) -> None:
     out, table = tmp_path / "builds.md", tmp_path / "builds.csv"
-    command = [sys.executable, str(SCRIPT), "--variants", "installed", "--seeds", "2", "--batches", "1",
+    command = [sys.executable, str(SCRIPT), "--variants", "installed", "--seeds", "1", "--batches", "1",
                "--epochs", "1", "--csv", str(table), "--out", str(out)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     with table.open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["variant"], r["seed"]) for r in rows] == [("installed", "0"), ("installed", "1")]
+    assert [(r["variant"], r["seed"]) for r in rows] == [("installed", "0")]
     for r in rows:
         metrics = json.loads(r["metrics_json"])
         assert metrics["epoch"] == 2  # the warm-up epoch and the timed one
         assert float(r["test_accuracy"]) == pytest.approx(metrics["test_accuracy"], abs=5e-5)
         assert float(r["train_loss"]) == pytest.approx(metrics["train_loss"], abs=5e-7)
     page = out.read_text()
-    assert "| `installed` | 2 |" in page
+    assert "| `installed` | 1 |" in page
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)  # nothing left to run
     assert again.returncode == 0 and "samples/s" not in again.stderr.replace("wrote", "")
-    assert len(table.read_text().splitlines()) == 3
+    assert len(table.read_text().splitlines()) == 2
     report = subprocess.run([*command, "--report-only"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0 and out.read_text() == page
 
