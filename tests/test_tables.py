@@ -51,3 +51,12 @@ def test_paired_p_value_is_scipys_paired_t_test() -> None:
     assert paired_p_value(diffs) == pytest.approx(stats.ttest_rel([d + 1 for d in diffs], [1.0] * 4).pvalue)
     assert paired_p_value([0.3]) is None
     assert paired_p_value([0.0, 0.0]) == 1.0 and paired_p_value([0.2, 0.2]) == 0.0
+
+
+def test_a_run_that_never_leaves_chance_is_collapsed() -> None:
+    from aihwkit_sc.experiments.tables import collapsed
+
+    assert collapsed([0.1, 0.098, 0.15])  # at most 1.5x chance in every epoch
+    assert not collapsed([0.1, 0.151])
+    assert not collapsed([0.95]) and not collapsed([])
+    assert collapsed([0.3, 0.2], classes=2) and not collapsed([0.76], classes=2)

@@ -65,3 +65,14 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+COLLAPSE_FACTOR = 1.5
+"""A run is collapsed when no epoch's accuracy exceeds this multiple of chance (15 % on ten classes)."""
+
+
+def collapsed(accuracies: Sequence[float], classes: int = 10) -> bool:
+    """True for a run that trained every epoch but never left chance: each epoch's accuracy (a fraction) is at most
+    ``COLLAPSE_FACTOR / classes``. Studies record such a run as ``collapsed``, not ``complete``; its accuracy still
+    counts (it is the policy's result), it is only named."""
+    return bool(accuracies) and max(accuracies) <= COLLAPSE_FACTOR / classes
