@@ -49,8 +49,6 @@ trained again, so the study can be stopped at any point and continued by the sam
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import statistics
 import sys
@@ -59,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
 from aihwkit_sc.experiments.tables import COLLAPSE_FACTOR, collapsed, markdown_table, mean_std, paired_difference
 from aihwkit_sc.training import TrainConfig
 
@@ -94,7 +93,6 @@ FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "status", "acc
           "xd_first", "xd_last", "wall_time_s")
 TELEMETRY_FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "epoch", "layer", "xd", "bit_length",
                     "capped", "pulses_per_sample")
-FINDINGS = "<!-- findings: written by hand, kept when the tables above are regenerated -->"
 
 
 def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any], float]:
@@ -124,14 +122,15 @@ def key(row: dict[str, Any]) -> tuple[str, str, str, float, int, int]:
     return (row["device"], row["policy"], row["phase"], float(row["scale"]), int(row["budget"]), int(row["seed"]))
 
 
+def runs_table(path: Path) -> StudyTable:
+    """The study's CSV: a row torn by a crash (key or status missing) is left out, so its run is trained again."""
+    return StudyTable(path, FIELDS, required=("device", "policy", "phase", "scale", "budget", "seed", "status"))
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The committed rows; a row torn by a crash (fields missing) is left out, so its run is trained again."""
-    if not path.is_file():
-        return []
-    rows = []
-    for row in csv.DictReader(io.StringIO(path.read_text())):
-        if any(row.get(f) in (None, "") for f in ("device", "policy", "phase", "scale", "budget", "seed", "status")):
-            continue
+    """The committed rows, typed."""
+    rows: list[dict[str, Any]] = []
+    for row in runs_table(path).read():
         for name in ("accuracies", "xd_first", "xd_last"):
             row[name] = json.loads(row[name] or "[]")
         row["final_accuracy"] = float(row["final_accuracy"]) if row["final_accuracy"] else None
@@ -142,21 +141,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    append_rows(path, [row], FIELDS)
-
-
-def append_rows(path: Path, rows: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
-    new = not path.is_file() or path.stat().st_size == 0
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    if new:
-        writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
-    torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as f:
-        f.write(("\n" if torn else "") + out.getvalue())  # a row torn by a crash stays alone on its line
-        f.flush()
+    runs_table(path).append([row])
 
 
 def status_of(status: str, accuracies: list[float]) -> str:
@@ -242,12 +227,8 @@ def telemetry_rows(record: dict[str, Any], meta: dict[str, Any]) -> list[dict[st
 
 
 def read_telemetry(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in csv.DictReader(io.StringIO(path.read_text())):
-        if any(row.get(f) in (None, "") for f in TELEMETRY_FIELDS):
-            continue  # torn by a crash
+    for row in StudyTable(path, TELEMETRY_FIELDS).read():  # a row torn by a crash is left out
         parsed = {f: row[f] if f in ("device", "policy", "phase") else
                   int(row[f]) if f in ("budget", "seed", "epoch", "layer") else float(row[f]) for f in TELEMETRY_FIELDS}
         rows[(*key(parsed), parsed["epoch"], parsed["layer"])] = parsed  # a run trained again: its last rows count
@@ -272,7 +253,7 @@ def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> Non
     telemetry = bool(wanted) and wanted[0]["phase"] == "telemetry"
     path = args.telemetry_csv if telemetry else args.csv
     done = telemetry_done(read_telemetry(path)) if telemetry else {key(r) for r in read_rows(path)}
-    todo = [m for m in wanted if key(m) not in done]
+    todo = missing(wanted, done, key)
     if not todo:
         return
     print(f"{len(todo)} of {len(wanted)} runs to train", file=sys.stderr)
@@ -284,7 +265,7 @@ def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> Non
         meta = by_dir[job.out_dir]
         if telemetry:
             if record["summary"]["status"] == "complete":  # one append: a crash tears at most the last row
-                append_rows(path, telemetry_rows(record, meta), TELEMETRY_FIELDS)
+                StudyTable(path, TELEMETRY_FIELDS).append(telemetry_rows(record, meta))
         else:
             append_row(path, compact(record, meta))
         written.add(job.out_dir)
@@ -550,12 +531,8 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     return paths
 
 
-def write_page(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    text = report(rows, args, read_telemetry(args.telemetry_csv))
-    old = args.out.read_text() if args.out.is_file() else ""
-    findings = old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n" + findings)
+def write_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    write_page(args.out, report(rows, args, read_telemetry(args.telemetry_csv)), findings=True)
     plot(rows, args.out)
 
 
@@ -593,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         study(args)
     except SweepInterrupted as exc:  # finished runs are in the CSV; the same command continues
-        write_page(read_rows(args.csv), args)
+        write_report(read_rows(args.csv), args)
         raise SystemExit(f"{exc}; the page shows the rows so far") from None
 
 
@@ -616,8 +593,8 @@ def study(args: argparse.Namespace) -> None:
             scales = tuned_scales(read_rows(args.csv))
             train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
                                [args.tune_budget], [FINAL_SEED0], args), args)
-        write_page(read_rows(args.csv), args)
-    write_page(read_rows(args.csv), args)
+        write_report(read_rows(args.csv), args)
+    write_report(read_rows(args.csv), args)
     print(f"wrote {args.out}")
 
 

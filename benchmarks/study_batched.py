@@ -24,7 +24,6 @@ where it stopped. The page and its figure are regenerated from the CSV alone:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from typing import Any
 
 from variants import INSTALLED, variant_site, worker_env
 
+from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
 from aihwkit_sc.experiments.tables import collapsed, holm, markdown_table, mean_std, paired_difference, paired_p_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,31 +53,20 @@ SHARED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS"
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The CSV's complete rows (a line torn by a crash is dropped; its run is trained again)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("machine")]
-    for row in rows:
-        row["seed"] = int(row["seed"])
+    """The CSV's complete rows, typed (a line torn by a crash is left out; its run is trained again)."""
+    rows: list[dict[str, Any]] = []
+    for raw in StudyTable(path, FIELDS, required=("path", "seed", "status", "machine")).read():
+        row: dict[str, Any] = dict(raw)
+        row["seed"] = int(raw["seed"])
         for key in ("final_test_accuracy", "final_test_loss", "train_loss", "samples_per_s"):
-            row[key] = float(row[key]) if row[key] not in ("", "None") else math.nan
-        row["test_accuracy_per_epoch"] = json.loads(row["test_accuracy_per_epoch"])
+            row[key] = float(raw[key]) if raw[key] not in ("", "None") else math.nan
+        row["test_accuracy_per_epoch"] = json.loads(raw["test_accuracy_per_epoch"])
+        rows.append(row)
     return rows
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    new = not path.is_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = path.read_text() if not new else ""
-    with path.open("a", newline="") as f:
-        if text and not text.endswith("\n"):  # a torn last line: end it, read_rows drops it
-            f.write("\n")
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        f.flush()
+    StudyTable(path, FIELDS).append([row])
 
 
 def status_of(summary: dict[str, Any], accuracies: list[float]) -> str:
@@ -125,7 +114,7 @@ def run_missing(args: argparse.Namespace) -> None:
     if args.build != INSTALLED and site is None:
         raise SystemExit("error: no batched aihwkit wheel in the cache; build it with "
                          "'PY=.venv/bin/python scripts/aihwkit_wheel.sh batched' (or 'make install')")
-    todo = [(path, seed) for seed in range(args.seeds) for path in PATHS if (path, seed) not in done]
+    todo = missing([(path, seed) for seed in range(args.seeds) for path in PATHS], done, lambda run: run)
     with tempfile.TemporaryDirectory(prefix="study-batched-") as tmp, ThreadPoolExecutor(args.workers) as pool:
         futures = [pool.submit(train_one, site, path, seed, args, Path(tmp)) for path, seed in todo]
         try:
@@ -294,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
     figure = args.out.with_suffix(".png")
     plot(rows, figure)
-    args.out.write_text(report(rows, figure.name, source=_shown(args.csv)))
+    write_page(args.out, report(rows, figure.name, source=_shown(args.csv)))
     if not args.quiet:
         print(f"wrote {args.out} and {figure}", file=sys.stderr)
 

@@ -22,7 +22,6 @@ is not run again, so the study continues where it stopped. The page is regenerat
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import platform
@@ -33,6 +32,7 @@ from typing import Any
 
 from variants import INSTALLED, VARIANTS, measure, variant_site
 
+from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
 from aihwkit_sc.experiments.tables import markdown_table, mean_std, paired_difference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,36 +43,29 @@ BASE, REFERENCE = "stock", "seeded"
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["seed"] = int(row["seed"])
+    """The complete rows, typed (a line torn by a crash is left out: its run is measured again)."""
+    rows: list[dict[str, Any]] = []
+    for row in StudyTable(path, FIELDS).read():
+        row_: dict[str, Any] = dict(row)
+        row_["seed"] = int(row["seed"])
         for key in ("samples_per_s", "train_loss", "test_accuracy"):
-            row[key] = float(row[key])
+            row_[key] = float(row[key])
+        rows.append(row_)
     return rows
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    new = not path.is_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        f.flush()
+    StudyTable(path, FIELDS).append([row])
 
 
 def run_missing(args: argparse.Namespace) -> None:
     done = {(r["variant"], r["seed"]) for r in read_rows(args.csv)}
     sites = {v: (None if v == INSTALLED else variant_site(v)) for v in args.variants}
-    missing = [v for v, site in sites.items() if site is None and v != INSTALLED]
-    if missing:
-        raise SystemExit(f"error: no {', '.join(missing)} aihwkit wheel in the cache; build it with "
-                         f"'PY=.venv/bin/python scripts/aihwkit_wheel.sh {missing[0]}' (or 'make wheels')")
-    todo = [(seed, v) for seed in range(args.seeds) for v in args.variants if (v, seed) not in done]
+    unbuilt = [v for v, site in sites.items() if site is None and v != INSTALLED]
+    if unbuilt:
+        raise SystemExit(f"error: no {', '.join(unbuilt)} aihwkit wheel in the cache; build it with "
+                         f"'PY=.venv/bin/python scripts/aihwkit_wheel.sh {unbuilt[0]}' (or 'make wheels')")
+    todo = missing([(seed, v) for seed in range(args.seeds) for v in args.variants], done, lambda t: (t[1], t[0]))
     for i, (seed, variant) in enumerate(todo, 1):
         result = measure(sites[variant], seed=seed, batches=args.batches, epochs=args.epochs, test_size=0)
         metrics = result["metrics"]
@@ -161,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = read_rows(args.csv)
     if not rows:
         raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
-    args.out.write_text(report(rows))
+    write_page(args.out, report(rows))
     if not args.quiet:
         print(f"wrote {args.out}", file=sys.stderr)
 

@@ -140,8 +140,10 @@ def test_ablation_study_end_to_end(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text(tele_text[: tele_text.rindex("\n", 0, len(tele_text) - 1) + 1] + "gokmen-vl")
     err = run_study(tmp_path)
     assert err.strip().splitlines() == ["1 of 20 runs to train", "1 of 4 runs to train"]
-    # 15 rows, the torn one, and the 4 of the run trained again (the page reads the last rows of a run)
-    assert len(list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))) == 15 + 1 + 4
+    # 15 rows and the 4 of the run trained again (the torn line is cut off; the page reads the last rows of a run)
+    assert len(list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))) == 15 + 4
+    assert "gokmen-vl\n" not in (tmp_path / "t.csv").read_text()
+    assert "ref:poster\n" not in (tmp_path / "a.csv").read_text()
     assert (tmp_path / "a.md").read_text().endswith("Our reading: keep me.\n")
 
 

@@ -1,0 +1,79 @@
+"""What every study shares: its CSV of finished runs (one row appended at once per run, a line torn by a crash dropped
+on reading and ended before the next append, so that run is trained again), the runs of a plan still missing from
+it (resume by key), and its page (regenerated from the CSV; findings written by hand below a marker are kept).
+A torn line is cut off before the next append (a torn quoted field would swallow the rows after it).
+
+Used by the studies in ``benchmarks/`` (``study_ablation.py``, ``study_builds.py``, ``study_batched.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+FINDINGS = "<!-- findings: written by hand, kept when the tables above are regenerated -->"
+"""The marker below which a page's hand-written findings live; :func:`write_page` keeps what follows it."""
+
+
+class StudyTable:
+    """A study's CSV of finished runs.
+
+    ``required``: the fields a complete row has (default: all of ``fields``); a row that lacks one was torn by a crash
+    and is left out by :meth:`read`, so its run counts as missing. Lists and dicts are stored as JSON.
+    """
+
+    def __init__(self, path: Path, fields: Sequence[str], required: Sequence[str] | None = None) -> None:
+        self.path = path
+        self.fields = tuple(fields)
+        self.required = tuple(required if required is not None else fields)
+
+    def read(self) -> list[dict[str, str]]:
+        """The complete rows, as strings (the study converts its own fields)."""
+        if not self.path.is_file():
+            return []
+        rows = csv.DictReader(io.StringIO(self.path.read_text(), newline=""))
+        return [row for row in rows if not any(row.get(f) in (None, "") for f in self.required)]
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append ``rows`` in one write (a header first for a new or empty file). A last line torn by a crash (every
+        append is whole rows in one write, so only the last line can be torn) is cut off first: it holds no finished
+        run, and a torn quoted field would otherwise swallow the rows after it. Keeps the file's line ending."""
+        text = self.path.read_bytes() if self.path.is_file() else b""
+        if text and not text.endswith(b"\n"):
+            with open(self.path, "r+b") as f:
+                f.truncate(text.rfind(b"\n") + 1)
+            text = text[: text.rfind(b"\n") + 1]
+        ending = "\r\n" if not text or text.split(b"\n", 1)[0].endswith(b"\r") else "\n"
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=self.fields, lineterminator=ending)
+        if not text:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", newline="") as f:
+            f.write(out.getvalue())
+            f.flush()
+
+
+def missing(planned: Iterable[T], done: Iterable[Hashable], key: Callable[[T], Hashable]) -> list[T]:
+    """The planned runs whose key is not among ``done`` (the keys of the rows already in the CSV), in plan order."""
+    finished = set(done)
+    return [run for run in planned if key(run) not in finished]
+
+
+def write_page(path: Path, text: str, *, findings: bool = False) -> None:
+    """Write a study's page. With ``findings``, the text below :data:`FINDINGS` in the existing page (written by hand)
+    is kept after the regenerated ``text``; a new page gets the marker."""
+    kept = ""
+    if findings:
+        old = path.read_text() if path.is_file() else ""
+        kept = "\n" + (old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + kept)

@@ -1,0 +1,59 @@
+"""``aihwkit_sc.experiments.studies``: what every study shares (its CSV of finished runs, resume by key, its page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aihwkit_sc.experiments.studies import FINDINGS, StudyTable, missing, write_page
+
+FIELDS = ("device", "seed", "accuracies", "status")
+
+
+def test_rows_are_appended_with_json_lists_and_a_header_once(tmp_path: Path) -> None:
+    table = StudyTable(tmp_path / "s.csv", FIELDS)
+    table.append([{"device": "gv", "seed": 0, "accuracies": [0.5, 0.9], "status": "complete"}])
+    table.append([{"device": "gv", "seed": 1, "accuracies": [0.4], "status": "diverged"},
+                  {"device": "si", "seed": 0, "accuracies": [], "status": "complete"}])
+    assert table.read() == [
+        {"device": "gv", "seed": "0", "accuracies": "[0.5, 0.9]", "status": "complete"},
+        {"device": "gv", "seed": "1", "accuracies": "[0.4]", "status": "diverged"},
+        {"device": "si", "seed": "0", "accuracies": "[]", "status": "complete"}]
+    assert (tmp_path / "s.csv").read_text().count("device,seed") == 1
+    assert StudyTable(tmp_path / "none.csv", FIELDS).read() == []
+
+
+def test_a_line_torn_by_a_crash_is_left_out_and_ended_before_the_next_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    table = StudyTable(path, FIELDS, required=("device", "seed", "status"))
+    table.append([{"device": "gv", "seed": 0, "accuracies": [0.9], "status": "complete"}])
+    path.write_text(path.read_text() + "gv,1,\"[0.8")  # the process died mid-write
+    assert [r["seed"] for r in table.read()] == ["0"]  # run 1 counts as missing
+    table.append([{"device": "gv", "seed": 1, "accuracies": [0.8], "status": "complete"}])
+    assert [r["seed"] for r in table.read()] == ["0", "1"]
+
+
+def test_appending_keeps_the_files_line_ending(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"device,seed,accuracies,status\r\ngv,0,[],complete\r\n")  # written by csv's default writer
+    StudyTable(path, FIELDS).append([{"device": "gv", "seed": 1, "accuracies": [], "status": "complete"}])
+    assert path.read_bytes().endswith(b"\r\ngv,1,[],complete\r\n") and b"\r\r" not in path.read_bytes()
+    new = tmp_path / "new.csv"
+    StudyTable(new, FIELDS).append([{"device": "gv", "seed": 0, "accuracies": [], "status": "complete"}])
+    assert new.read_bytes() == b"device,seed,accuracies,status\r\ngv,0,[],complete\r\n"
+
+
+def test_missing_keeps_plan_order_and_skips_what_is_done() -> None:
+    plan = [("gv", 0), ("gv", 1), ("si", 0), ("si", 1)]
+    assert missing(plan, {("gv", 1), ("si", 0)}, lambda run: run) == [("gv", 0), ("si", 1)]
+    assert missing(plan, [], lambda run: run[0]) == plan
+
+
+def test_a_page_keeps_its_hand_written_findings(tmp_path: Path) -> None:
+    page = tmp_path / "p.md"
+    write_page(page, "# Tables v1\n", findings=True)
+    assert page.read_text() == f"# Tables v1\n\n{FINDINGS}\n"
+    page.write_text(page.read_text() + "Our reading: keep me.\n")
+    write_page(page, "# Tables v2\n", findings=True)
+    assert page.read_text() == f"# Tables v2\n\n{FINDINGS}\nOur reading: keep me.\n"
+    write_page(page, "# Plain\n")
+    assert page.read_text() == "# Plain\n"
