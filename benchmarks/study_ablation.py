@@ -402,7 +402,40 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, telemetry: list
                                  ", ".join(f"{b / a:.2f}" for a, b in zip(first, last, strict=True))])
             lines += [*table(["policy", "epochs", "x·d epoch 1", "x·d last epoch", "last / first"], body), ""]
         lines += telemetry_section([r for r in telemetry or [] if r["device"] == device], args)
+    lines += other_scales_section(rows)
     return "\n".join(lines) + "\n"
+
+
+def other_scales_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Final runs of a policy at a scale other than its tuned one (kept from before a grid was extended, or re-run at
+    a pinned scale with ``--pin``), paired by seed with the tuned runs of the same device and budget."""
+    scales = tuned_scales(rows)
+    current = current_finals(rows)
+    other = [r for r in rows if r["phase"] == "final" and r["policy"] in POLICIES
+             and scales.get(f"{r['device']}/{r['policy']}") not in (None, r["scale"])]
+    groups = sorted({(r["device"], r["policy"], r["scale"], r["budget"]) for r in other})
+    if not groups:
+        return []
+    body = []
+    for device, policy, scale, budget in groups:
+        runs = [r for r in other if (r["device"], r["policy"], r["scale"], r["budget"]) == (device, policy, scale,
+                                                                                              budget)]
+        tuned = [r for r in current if r["device"] == device and r["budget"] == budget]
+        cells = []
+        for against in ("one-cycle", policy):
+            result = paired_runs([r for r in tuned if r["policy"] == against], runs)
+            cells.append("-" if result is None else
+                         f"{result[1]:+.2f} [{result[2]:+.2f}, {result[3]:+.2f}] "
+                         f"{verdict(result[2], result[3], f'tuned {against}', f'{policy} ×{scale:g}')}")
+        body.append([device, policy, f"{scale:g} (tuned {scales[f'{device}/{policy}']:g})", str(budget),
+                     str(len(runs)), fmt_mean_std([100 * r["final_accuracy"] for r in runs
+                                                   if r["final_accuracy"] is not None]), *cells])
+    return ["## Finals at a scale other than the tuned one", "",
+            "Not in the tables above: runs kept from before a grid was extended, or re-run at a pinned scale "
+            "(`--pin`). Paired by seed with the runs at the tuned scales of the same device and budget (final test "
+            "accuracy, points, 95 % t interval):", "",
+            *table(["device", "policy", "scale", "epochs", "seeds", "final test acc", "tuned one-cycle − this",
+                    "tuned same policy − this"], body), ""]
 
 
 def verdict(low: float, high: float, a: str, b: str) -> str:
@@ -556,9 +589,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--csv", type=Path, default=RESULTS / "ablation.csv")
     p.add_argument("--telemetry-csv", type=Path, default=RESULTS / "ablation-telemetry.csv")
     p.add_argument("--out", type=Path, default=RESULTS / "ablation.md")
+    p.add_argument("--pin", nargs="+", default=[], metavar="DEVICE/POLICY=SCALE",
+                   help="final runs of a policy at this scale instead of its tuned one (a re-run the page reports "
+                        "apart from the tuned finals)")
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    pins = {}
+    for spec in args.pin:
+        name, _, value = spec.partition("=")
+        try:
+            pins[name] = float(value)
+        except ValueError:
+            p.error(f"--pin expects DEVICE/POLICY=SCALE (e.g. semi-ideal/anneal=1), got {spec!r}")
+        if name.count("/") != 1:
+            p.error(f"--pin expects DEVICE/POLICY=SCALE (e.g. semi-ideal/anneal=1), got {spec!r}")
+    args.pin = pins
     unknown = sorted(set(args.policies) - set(POLICIES + REFERENCES))
     if unknown:
         p.error(f"unknown policies {unknown}: choose from {', '.join(POLICIES + REFERENCES)}")
@@ -582,10 +628,10 @@ def study(args: argparse.Namespace) -> None:
             train_missing(plan("tune", [device], policies, None, [args.tune_budget], range(args.tune_seeds), args),
                           args)
         if args.phase in ("final", "all"):
-            scales = tuned_scales(read_rows(args.csv))
-            missing = [f"{device}/{p}" for p in policies if f"{device}/{p}" not in scales]
-            if missing:
-                raise SystemExit(f"no tuning results for {', '.join(missing)}: run --phase tune first")
+            scales = tuned_scales(read_rows(args.csv)) | args.pin
+            untuned = [f"{device}/{p}" for p in policies if f"{device}/{p}" not in scales]
+            if untuned:
+                raise SystemExit(f"no tuning results for {', '.join(untuned)}: run --phase tune first")
             seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
             train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
                           + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
