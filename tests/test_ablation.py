@@ -256,3 +256,33 @@ def test_a_run_at_chance_is_recorded_collapsed_and_older_rows_are_read_so(tmp_pa
     study.append_row(old, {**row, "status": "complete"})
     study.append_row(old, {**learned, "seed": 101})
     assert [r["status"] for r in study.read_rows(old)] == ["collapsed", "complete"]
+
+
+def test_a_pinned_rerun_is_paired_with_the_tuned_runs_in_its_own_section() -> None:
+    study = load_study()
+    assert study.parse(["--pin", "semi-ideal/anneal=1"]).pin == {"semi-ideal/anneal": 1.0}
+    for bad in ("semi-ideal/anneal", "anneal=1", "semi-ideal/anneal=x"):
+        with pytest.raises(SystemExit):
+            study.parse(["--pin", bad])
+
+    def r(policy: str, phase: str, scale: float, seed: int, acc: float) -> dict[str, Any]:
+        return {"device": "semi-ideal", "policy": policy, "phase": phase, "scale": scale, "budget": 3 if phase ==
+                "tune" else 5, "seed": seed, "status": "complete", "accuracies": [acc], "final_accuracy": acc,
+                "xd_first": [], "xd_last": []}
+
+    rows = [r("anneal", "tune", 1.0, 0, 0.90), r("anneal", "tune", 2.0, 0, 0.92),
+            r("one-cycle", "tune", 1.0, 0, 0.93)]
+    rows += [r("anneal", "final", 2.0, 100 + s, a) for s, a in enumerate((0.950, 0.952, 0.948))]  # tuned: x2
+    rows += [r("one-cycle", "final", 1.0, 100 + s, a) for s, a in enumerate((0.970, 0.972, 0.971))]
+    assert study.other_scales_section(rows) == []  # nothing pinned yet
+    pinned = [r("anneal", "final", 1.0, 100 + s, a) for s, a in enumerate((0.955, 0.957, 0.950))]
+    lines = study.other_scales_section(rows + pinned)
+    row = next(line for line in lines if line.startswith("| semi-ideal | anneal |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2:6] == ["1 (tuned 2)", "5", "3", "95.40 ± 0.36"]
+    diffs = [1.5, 1.5, 2.1]  # tuned one-cycle - pinned anneal, points
+    mean = statistics.mean(diffs)
+    low, high = stats.t.interval(0.95, 2, loc=mean, scale=statistics.stdev(diffs) / math.sqrt(3))
+    assert cells[6] == f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] tuned one-cycle better"
+    assert cells[7].endswith("no difference")  # tuned anneal (x2) - pinned anneal (x1): -0.5, -0.5, -0.2
+    assert all(line not in study.report(rows, study.parse([])) for line in lines if line.startswith("| semi"))
