@@ -1,4 +1,4 @@
-"""Hook specifications: how plugins add presets, schedules, models, datasets and CLI commands.
+"""Hook specifications: how plugins add presets, schedules, models, datasets, studies and CLI commands.
 
 Every hook hands the plugin a ``register`` callback (the host owns the registries; a plugin only declares), in the
 style of simonw/llm. A plugin module implements any subset::
@@ -14,7 +14,7 @@ and is found through an entry point in the group ``aihwkit_sc``::
     [project.entry-points.aihwkit_sc]
     my_device = "my_package.plugin"
 
-Built-in presets, schedules, models and datasets are registered through these same hooks
+Built-in presets, schedules, models, datasets and studies are registered through these same hooks
 (see :data:`aihwkit_sc.plugins.DEFAULT_PLUGINS`).
 """
 
@@ -87,6 +87,18 @@ def register_datasets(register: Register) -> None:
     :param register: ``register(name, loader, *, aliases=(), description="")`` where ``loader`` returns the train
         and test ``torch.utils.data.Dataset`` for keyword options such as ``root``; a non-callable is reported naming
         the plugin and the dataset, and skipped.
+    """
+
+
+@hookspec
+def register_studies(register: Register) -> None:
+    """Register studies that ``aihwkit-sc study run|report NAME`` runs.
+
+    :param register: ``register(name, main, *, aliases=(), description="")`` where ``main(argv)`` runs the study
+        with its own command-line options (a list of strings): it trains what its CSV still lacks, appends a row per
+        finished run and rewrites its page; with ``--report-only`` in ``argv`` it only rewrites the page from the CSV.
+        ``aihwkit_sc.experiments.studies`` has the shared parts (the CSV, resume by key, the page). A non-callable is
+        reported naming the plugin and the study, and skipped.
     """
 
 

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "aihwkit_sc.default_plugins.schedules",
     "aihwkit_sc.default_plugins.models",
     "aihwkit_sc.default_plugins.datasets",
+    "aihwkit_sc.default_plugins.studies",
 )
 
 # registry kind -> the hook that fills it
@@ -48,7 +49,11 @@ KINDS: dict[str, str] = {
     "schedule": "register_schedules",
     "model": "register_models",
     "dataset": "register_datasets",
+    "study": "register_studies",
 }
+
+
+PLURAL = {"study": "studies"}
 
 
 class PluginWarning(UserWarning):
@@ -75,6 +80,7 @@ VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "schedule": _check_callable("schedule"),  # factory(optimizer, **options) -> LRScheduler
     "model": _check_callable("model"),  # builder(**options) -> nn.Module
     "dataset": _check_callable("dataset"),  # loader(root=..., **options) -> (train, test)
+    "study": _check_callable("study"),  # main(argv) -> None
 }
 
 
@@ -205,7 +211,8 @@ class PluginHost:
 
     # -- registries ------------------------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry[Any]:
-        """The registry of ``kind`` ("preset", "schedule", "model", "dataset"), filled by the hooks on first use."""
+        """The registry of ``kind`` ("preset", "schedule", "model", "dataset", "study"), filled by the hooks on first
+        use."""
         if kind not in KINDS:
             raise ValueError(f"unknown registry kind {kind!r}: choose one of {', '.join(KINDS)}")
         if kind not in self._registries:
@@ -224,7 +231,8 @@ class PluginHost:
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
-                self._report(info, f"raised while registering {registry.kind}s: {_one_line(exc)}")
+                kinds = PLURAL.get(registry.kind, registry.kind + 's')
+                self._report(info, f"raised while registering {kinds}: {_one_line(exc)}")
 
     def _register_callback(self, registry: Registry[Any], info: PluginInfo, names: list[str]) -> Callable[..., None]:
         validate = VALIDATORS[registry.kind]

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "presets": ("aihwkit_sc.cli.presets:presets", "Named device presets."),
     "reproduce": ("aihwkit_sc.cli.reproduce:reproduce", "Reproduce the poster's Table 1 and figures."),
     "schedules": ("aihwkit_sc.cli.schedules:schedules", "Learning-rate schedules: list, plot."),
+    "study": ("aihwkit_sc.cli.study:study", "Studies: list, run, report (the evidence pages and their CSVs)."),
     "train": ("aihwkit_sc.cli.train:train", "Train a model on a device preset with a schedule."),
 }
 

@@ -1,0 +1,90 @@
+"""``aihwkit-sc study list|run|report``: the built-in studies and a third party's, registered through the same
+``register_studies`` hook, run and rebuilt from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from aihwkit_sc import hookimpl, plugins
+from aihwkit_sc.cli import main
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
+
+
+class ToyStudy:
+    """A third party's study: records what it was asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    @hookimpl
+    def register_studies(self, register: Any) -> None:
+        register("toy", self.main, description="a toy study")
+
+    def main(self, argv: list[str]) -> None:
+        self.calls.append(argv)
+        if "--fail" in argv:
+            raise SystemExit("error: the toy study refuses --fail")
+
+
+@pytest.fixture
+def toy(fresh_host: plugins.PluginHost) -> ToyStudy:
+    study = ToyStudy()
+    assert fresh_host.add_plugin(study, "toy-plugin")
+    return study
+
+
+class BrokenStudy:
+    @hookimpl
+    def register_studies(self, register: Any) -> None:
+        register("broken", 42, description="not callable")  # reported and skipped
+
+
+def test_list_shows_the_built_in_studies_and_a_plugins(toy: ToyStudy, fresh_host: plugins.PluginHost) -> None:
+    assert fresh_host.add_plugin(BrokenStudy(), "broken-plugin")
+    with pytest.warns(plugins.PluginWarning, match=r"broken-plugin.*study 'broken': expected a callable, got int"):
+        result = CliRunner().invoke(main, ["study", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert set(rows) == {"ablation", "builds", "batched", "toy"}
+    assert rows["ablation"]["plugin"] == "aihwkit_sc.default_plugins.studies"  # built-ins: the same hook
+    assert rows["toy"] == {"name": "toy", "aliases": [], "plugin": "toy-plugin", "description": "a toy study"}
+
+
+def test_run_and_report_hand_the_study_its_own_options(toy: ToyStudy) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["study", "run", "toy", "--seeds", "3", "--csv", "x.csv"]).exit_code == 0
+    assert runner.invoke(main, ["study", "report", "toy", "--out", "p.md"]).exit_code == 0
+    assert toy.calls == [["--seeds", "3", "--csv", "x.csv"], ["--out", "p.md", "--report-only"]]
+    failed = runner.invoke(main, ["study", "run", "toy", "--fail"])
+    assert failed.exit_code == 1 and "the toy study refuses --fail" in failed.output
+
+
+def test_an_unknown_study_is_one_line_naming_the_choices() -> None:
+    result = CliRunner().invoke(main, ["study", "run", "ablaton"])
+    assert result.exit_code == 2
+    assert "unknown study 'ablaton': did you mean 'ablation'?" in result.output
+
+
+def test_a_built_in_study_reports_its_committed_page_through_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "builds.md"
+    result = CliRunner().invoke(main, ["study", "report", "builds", "--csv", str(RESULTS / "aihwkit-builds.csv"),
+                                       "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == (RESULTS / "aihwkit-builds.md").read_text()
+
+
+def test_a_built_in_study_without_the_repository_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    from aihwkit_sc.default_plugins import studies
+
+    monkeypatch.setattr(studies, "BENCHMARKS", tmp_path / "benchmarks")
+    result = CliRunner().invoke(main, ["study", "report", "builds"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(
+        "Error: the built-in studies run from a clone of the aihwkit-sc repository: ")
