@@ -38,7 +38,7 @@ from typing import Any
 
 from variants import INSTALLED, variant_site, worker_env
 
-from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
+from aihwkit_sc.experiments.studies import StudyTable, add_study_options, missing, run_then_report, write_page
 from aihwkit_sc.experiments.tables import collapsed, holm, markdown_table, mean_std, paired_difference, paired_p_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,30 +262,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="runs side by side (a seed's two paths share the load)")
     p.add_argument("--build", choices=["batched", INSTALLED], default="batched",
                    help="the cached batched wheel, or the installed aihwkit (when it is the batched build)")
-    p.add_argument("--csv", type=Path, default=RESULTS / "batched-fidelity.csv")
-    p.add_argument("--out", type=Path, default=RESULTS / "batched-fidelity.md")
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    add_study_options(p, csv=RESULTS / "batched-fidelity.csv", out=RESULTS / "batched-fidelity.md")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    if not args.report_only:
-        try:
-            run_missing(args)
-        except KeyboardInterrupt:
-            print("interrupted: the finished runs are in the CSV; run the same command again to continue",
-                  file=sys.stderr)
-            raise SystemExit(130) from None
-    rows = read_rows(args.csv)
-    if not rows:
-        raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
-    figure = args.out.with_suffix(".png")
-    plot(rows, figure)
-    write_page(args.out, report(rows, figure.name, source=_shown(args.csv)))
-    if not args.quiet:
-        print(f"wrote {args.out} and {figure}", file=sys.stderr)
+
+    def write(rows: list[dict[str, Any]]) -> str:
+        figure = args.out.with_suffix(".png")
+        plot(rows, figure)
+        write_page(args.out, report(rows, figure.name, source=_shown(args.csv)))
+        return f"{args.out} and {figure}"
+
+    run_then_report(args, lambda: run_missing(args), lambda: read_rows(args.csv), write)
 
 
 if __name__ == "__main__":

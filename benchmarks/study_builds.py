@@ -32,7 +32,7 @@ from typing import Any
 
 from variants import INSTALLED, VARIANTS, measure, variant_site
 
-from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
+from aihwkit_sc.experiments.studies import StudyTable, add_study_options, missing, run_then_report, write_page
 from aihwkit_sc.experiments.tables import markdown_table, mean_std, paired_difference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,28 +135,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=6)
     p.add_argument("--batches", type=int, default=31, help="batches of 64 per epoch")
     p.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up epoch")
-    p.add_argument("--csv", type=Path, default=RESULTS / "aihwkit-builds.csv")
-    p.add_argument("--out", type=Path, default=RESULTS / "aihwkit-builds.md")
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    add_study_options(p, csv=RESULTS / "aihwkit-builds.csv", out=RESULTS / "aihwkit-builds.md")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    if not args.report_only:
-        try:
-            run_missing(args)
-        except KeyboardInterrupt:
-            print("interrupted: the finished runs are in the CSV; run the same command again to continue",
-                  file=sys.stderr)
-            raise SystemExit(130) from None
-    rows = read_rows(args.csv)
-    if not rows:
-        raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
-    write_page(args.out, report(rows))
-    if not args.quiet:
-        print(f"wrote {args.out}", file=sys.stderr)
+
+    def write(rows: list[dict[str, Any]]) -> str:
+        write_page(args.out, report(rows))
+        return str(args.out)
+
+    run_then_report(args, lambda: run_missing(args), lambda: read_rows(args.csv), write)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from aihwkit_sc.experiments.studies import FINDINGS, StudyTable, missing, write_page
+import pytest
+
+from aihwkit_sc.experiments.studies import FINDINGS, StudyTable, add_study_options, missing, run_then_report, write_page
 
 FIELDS = ("device", "seed", "accuracies", "status")
 
@@ -57,3 +60,27 @@ def test_a_page_keeps_its_hand_written_findings(tmp_path: Path) -> None:
     assert page.read_text() == f"# Tables v2\n\n{FINDINGS}\nOur reading: keep me.\n"
     write_page(page, "# Plain\n")
     assert page.read_text() == "# Plain\n"
+
+
+def test_a_study_command_keeps_finished_rows_on_ctrl_c_and_refuses_an_empty_csv(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_study_options(parser, csv=tmp_path / "s.csv", out=tmp_path / "p.md")
+    args = parser.parse_args([])
+    table = StudyTable(args.csv, FIELDS)
+
+    def run_two_then_stop() -> None:
+        table.append([{"device": "gv", "seed": 0, "accuracies": [0.9], "status": "complete"}])
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as stopped:
+        run_then_report(args, run_two_then_stop, table.read, lambda rows: "never")
+    assert stopped.value.code == 130 and "run the same command again to continue" in capsys.readouterr().err
+    assert len(table.read()) == 1  # what finished stays
+    written: list[int] = []
+    report_only = parser.parse_args(["--report-only"])
+    run_then_report(report_only, lambda: pytest.fail("trained"), table.read, lambda rows: str(written.append(len(rows))))
+    assert written == [1] and "wrote None" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"holds no runs; run without --report-only first"):
+        run_then_report(parser.parse_args(["--report-only", "--csv", str(tmp_path / "none.csv")]), lambda: None,
+                        StudyTable(tmp_path / "none.csv", FIELDS).read, lambda rows: "x")

@@ -8,9 +8,11 @@ Used by the studies in ``benchmarks/`` (``study_ablation.py``, ``study_builds.py
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,3 +79,30 @@ def write_page(path: Path, text: str, *, findings: bool = False) -> None:
         kept = "\n" + (old[old.index(FINDINGS):] if FINDINGS in old else FINDINGS + "\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + kept)
+
+
+def add_study_options(parser: argparse.ArgumentParser, *, csv: Path, out: Path) -> None:
+    """The options every study takes: its CSV, its page, ``--report-only`` and ``--quiet``."""
+    parser.add_argument("--csv", type=Path, default=csv, help="the study's CSV of finished runs")
+    parser.add_argument("--out", type=Path, default=out, help="the study's page")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the page from the CSV, train nothing")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_then_report(args: argparse.Namespace, run_missing: Callable[[], None],
+                    rows: Callable[[], list[dict[str, Any]]], write: Callable[[list[dict[str, Any]]], str]) -> None:
+    """A study's command: train the missing runs (unless ``--report-only``; Ctrl-C keeps the finished rows and says
+    how to continue), then rewrite the page from the CSV alone (``write(rows)`` returns what it wrote)."""
+    if not args.report_only:
+        try:
+            run_missing()
+        except KeyboardInterrupt:
+            print("interrupted: the finished runs are in the CSV; run the same command again to continue",
+                  file=sys.stderr)
+            raise SystemExit(130) from None
+    table = rows()
+    if not table:
+        raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
+    wrote = write(table)
+    if not args.quiet:
+        print(f"wrote {wrote}", file=sys.stderr)
