@@ -79,7 +79,8 @@ def test_a_study_command_keeps_finished_rows_on_ctrl_c_and_refuses_an_empty_csv(
     assert len(table.read()) == 1  # what finished stays
     written: list[int] = []
     report_only = parser.parse_args(["--report-only"])
-    run_then_report(report_only, lambda: pytest.fail("trained"), table.read, lambda rows: str(written.append(len(rows))))
+    run_then_report(report_only, lambda: pytest.fail("trained"), table.read,
+                    lambda rows: str(written.append(len(rows))))
     assert written == [1] and "wrote None" in capsys.readouterr().err
     with pytest.raises(SystemExit, match=r"holds no runs; run without --report-only first"):
         run_then_report(parser.parse_args(["--report-only", "--csv", str(tmp_path / "none.csv")]), lambda: None,
