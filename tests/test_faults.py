@@ -647,3 +647,19 @@ def test_an_in_process_sweep_hands_its_threads_back(tmp_path: Path) -> None:
         assert threads() == before
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_worker_run_gets_one_keyboard_interrupt_however_many_ctrl_c_arrive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of Ctrl-C under load: the second SIGINT landed while the run was saving, in tqdm's ``__del__``, and a
+    worker printed "Exception ignored ... Traceback". A run now gets one KeyboardInterrupt; later ones only mark the
+    worker as stopping."""
+    monkeypatch.setattr(executor, "_running", True)
+    monkeypatch.setattr(executor, "_interrupted", False)
+    monkeypatch.setattr(executor, "_stopping", False)
+    with pytest.raises(KeyboardInterrupt):
+        executor._worker_sigint(signal.SIGINT, None)
+    assert executor._stopping and executor._interrupted
+    executor._worker_sigint(signal.SIGINT, None)  # while it saves: nothing raised
+    executor._worker_sigint(signal.SIGINT, None)
+    monkeypatch.setattr(executor, "_running", False)
+    executor._worker_sigint(signal.SIGINT, None)  # between runs: nothing raised either

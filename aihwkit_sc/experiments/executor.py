@@ -52,6 +52,7 @@ class SweepInterrupted(KeyboardInterrupt):
 _in_worker = False
 _stopping = False
 _running = False  # a run is training in this process
+_interrupted = False  # the run in progress has been sent its one KeyboardInterrupt
 
 
 def notify(message: str) -> None:
@@ -69,7 +70,7 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     process then refuses further runs. An unreadable checkpoint is set aside (``checkpoint.pt.unreadable``) with one
     line naming it, and the run trains from the start.
     """
-    global _stopping, _running
+    global _stopping, _running, _interrupted
     import torch
 
     from aihwkit_sc.training import TrainingStopped, UnreadableCheckpoint, train
@@ -81,7 +82,7 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     torch.set_num_threads(1)
     cfg = TrainConfig(**{**config, "digital_layers": tuple(config["digital_layers"])})
     out = Path(out_dir) if out_dir else None
-    _running = True
+    _running, _interrupted = True, False
     try:
         try:
             resume = bool(out and (out / CHECKPOINT).is_file())
@@ -242,12 +243,13 @@ def run_local(
 
 
 def _worker_sigint(signum: int, frame: Any) -> None:
-    """A worker's Ctrl-C: interrupts the run in progress (which saves and ends); between runs it only marks the
-    worker as stopping, so a burst of Ctrl-C never kills a worker with a traceback in the middle of the pool's
-    bookkeeping."""
-    global _stopping
+    """A worker's Ctrl-C: interrupts the run in progress once (it saves and ends); a further Ctrl-C while it saves,
+    or any between runs, only marks the worker as stopping, so a burst of Ctrl-C never lands in the run's clean-up
+    (an object's ``__del__`` printed "Exception ignored" with a traceback) or in the pool's bookkeeping."""
+    global _stopping, _interrupted
     _stopping = True
-    if _running:
+    if _running and not _interrupted:
+        _interrupted = True
         raise KeyboardInterrupt
 
 
