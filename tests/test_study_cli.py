@@ -51,7 +51,7 @@ def test_list_shows_the_built_in_studies_and_a_plugins(toy: ToyStudy, fresh_host
         result = CliRunner().invoke(main, ["study", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert set(rows) == {"ablation", "builds", "batched", "toy"}
+    assert set(rows) == {"ablation", "builds", "batched", "superconvergence", "toy"}
     assert rows["ablation"]["plugin"] == "aihwkit_sc.default_plugins.studies"  # built-ins: the same hook
     assert rows["toy"] == {"name": "toy", "aliases": [], "plugin": "toy-plugin", "description": "a toy study"}
 
@@ -71,12 +71,14 @@ def test_an_unknown_study_is_one_line_naming_the_choices() -> None:
     assert "unknown study 'ablaton': did you mean 'ablation'?" in result.output
 
 
-def test_a_built_in_study_reports_its_committed_page_through_the_cli(tmp_path: Path) -> None:
-    out = tmp_path / "builds.md"
-    result = CliRunner().invoke(main, ["study", "report", "builds", "--csv", str(RESULTS / "aihwkit-builds.csv"),
+@pytest.mark.parametrize(("name", "page"), [("builds", "aihwkit-builds"), ("superconvergence", "superconvergence")])
+def test_a_built_in_study_reports_its_committed_page_through_the_cli(name: str, page: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{page}.md"
+    out.write_text((RESULTS / f"{page}.md").read_text())  # findings written by hand are kept from the page
+    result = CliRunner().invoke(main, ["study", "report", name, "--csv", str(RESULTS / f"{page}.csv"),
                                        "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert out.read_text() == (RESULTS / "aihwkit-builds.md").read_text()
+    assert out.read_text() == (RESULTS / f"{page}.md").read_text()
 
 
 def test_a_built_in_study_without_the_repository_is_one_line(monkeypatch: pytest.MonkeyPatch,

@@ -20,6 +20,8 @@ STUDIES = {
                  "validation, paired seeds (docs/results/ablation.md)."),
     "builds": ("study_builds.py", "aihwkit build variants: analog training speed and sameness, paired seeds "
                "(docs/results/aihwkit-builds.md)."),
+    "superconvergence": ("study_superconvergence.py", "Epochs each schedule needs to reach a long, tuned "
+                         "reference, per device and network; paired seeds, Holm (docs/results/superconvergence.md)."),
     "batched": ("study_batched.py", "Batched against looped forward/backward of pulsed tiles: paired-seed training "
                 "(docs/results/batched-fidelity.md)."),
 }
@@ -38,6 +40,7 @@ def script_main(script: str) -> Callable[[list[str]], None]:
         spec = importlib.util.spec_from_file_location(f"aihwkit_sc_study_{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses and pickling look a class's module up by name
         spec.loader.exec_module(module)
         module.main(list(argv))
 

@@ -1,0 +1,207 @@
+"""The super-convergence study: its plan (which tuning a budget reuses, grids that grow at an edge, the long reference
+chosen on validation), its page (paired differences, Holm, epochs to reach the reference, collapsed and diverged runs
+named) and the study end to end at toy size, resumed and rebuilt."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scipy import stats
+
+from aihwkit_sc import data
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "study_superconvergence.py"
+_spec = importlib.util.spec_from_file_location("study_superconvergence", SCRIPT)
+assert _spec is not None and _spec.loader is not None
+sc = importlib.util.module_from_spec(_spec)
+sys.modules["study_superconvergence"] = sc
+_spec.loader.exec_module(sc)
+
+CELL = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", sc.POLICIES, (3, 6, 12, 24), 3, (3, 24), 2, (0.5, 1.0, 2.0),
+               48)
+
+
+def row(policy: str, phase: str, scale: float, budget: int, seed: int, accuracies: list[float],
+        status: str = "complete", tuned_at: int | None = None, cell: Any = CELL) -> dict[str, Any]:
+    return {"model": cell.model, "dataset": cell.dataset, "device": cell.device, "policy": policy, "phase": phase,
+            "scale": scale, "budget": budget, "seed": seed, "status": status, "build": "seeded (batched build)",
+            "tuned_at": tuned_at, "accuracies": accuracies,
+            "final_accuracy": accuracies[-1] if status != "diverged" else None, "xd_set": [], "xd": [],
+            "bit_length": [], "capped": [], "wall_time_s": 1.0}
+
+
+def tuning(scores: dict[tuple[str, int], dict[float, list[float | None]]]) -> list[dict[str, Any]]:
+    """Tuning rows: (policy, budget) -> scale -> final validation accuracy per seed (None: diverged)."""
+    out = []
+    for (policy, budget), by_scale in scores.items():
+        for scale, values in by_scale.items():
+            for seed, value in enumerate(values):
+                out.append(row(policy, "tune", scale, budget, seed, [] if value is None else [value],
+                               "diverged" if value is None else "complete"))
+    return out
+
+
+def test_a_budget_reuses_the_tuning_nearest_on_a_log_scale() -> None:
+    assert [CELL.tuned_at(b) for b in (3, 6, 12, 24, 48)] == [3, 3, 24, 24, 24]
+    vgg = sc.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle",), (3, 12), 3, (3,), 1, (1.0,))
+    assert vgg.tuned_at(12) == 3
+
+
+def test_a_tuned_scale_on_the_edge_of_its_grid_extends_the_grid() -> None:
+    # best at the top edge: x4 is added; once x4 is trained and worse, x2 is the tuned scale
+    rows = tuning({("constant", 3): {0.5: [0.90, 0.90], 1.0: [0.92, 0.92], 2.0: [0.95, 0.95]}})
+    assert sc.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert sc.tuned(rows, CELL, "constant", 3) is None  # x4 is not trained yet: no tuned scale, no finals
+    rows += tuning({("constant", 3): {4.0: [0.97, None]}})  # a diverged seed counts 0: mean 0.485
+    assert sc.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert sc.tuned(rows, CELL, "constant", 3) == 2.0
+    # best at the bottom edge: /2 is added; ties go to the smaller scale
+    rows = tuning({("anneal", 24): {0.25: [0.9, 0.9], 0.5: [0.9, 0.9], 1.0: [0.9, 0.9], 2.0: [0.8, 0.8]}})
+    assert sc.grid_of(rows, CELL, "anneal", 24) == [0.125, 0.25, 0.5, 1.0, 2.0]
+    # at most MAX_EXTENSIONS extensions
+    grid = {0.5 * 2 ** k: [0.5 + 0.01 * k] * 2 for k in range(3 + sc.MAX_EXTENSIONS)}
+    rows = tuning({("multistep", 3): grid})
+    assert len(sc.grid_of(rows, CELL, "multistep", 3)) == 3 + sc.MAX_EXTENSIONS
+    assert sc.tuned(rows, CELL, "multistep", 3) == max(grid)
+
+
+def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional_policy_on_validation() -> None:
+    interior = {0.5: [0.90, 0.90], 1.0: [0.95, 0.95], 2.0: [0.91, 0.91]}
+    rows = tuning({(p, 24): interior for p in sc.POLICIES})
+    want, waiting = sc.wanted_runs(rows, CELL)
+    finals = [r for r in want if r["phase"] == "final"]
+    # 12 and 24 epochs reuse the 24-epoch tuning; 3 and 6 wait for the 3-epoch one
+    assert {(r["policy"], r["budget"]) for r in finals if r["budget"] != 48} == {
+        (p, b) for p in sc.POLICIES for b in (12, 24)}
+    assert all(r["scale"] == 1.0 and r["tuned_at"] == 24 for r in finals)
+    assert sorted(r["seed"] for r in finals if (r["policy"], r["budget"]) == ("anneal", 12)) == [100, 101, 102]
+    assert sum("(tuning at 3)" in w for w in waiting) == 8
+    # the reference: multistep has the best tuned validation mean among the conventional policies (one-cycle's is
+    # higher but it is not a conventional schedule)
+    rows = tuning({("constant", 24): interior, ("anneal", 24): interior,
+                   ("multistep", 24): {0.5: [0.9, 0.9], 1.0: [0.96, 0.96], 2.0: [0.9, 0.9]},
+                   ("one-cycle", 24): {0.5: [0.9, 0.9], 1.0: [0.99, 0.99], 2.0: [0.9, 0.9]}})
+    assert sc.reference_policy(rows, CELL) == "multistep"
+    want, _ = sc.wanted_runs(rows, CELL)
+    ref = [r for r in want if r["budget"] == 48]
+    assert {(r["policy"], r["scale"], r["tuned_at"]) for r in ref} == {("multistep", 1.0, 24)}
+    assert [r["seed"] for r in ref] == [100, 101, 102]  # the finals' seeds: paired with every final
+
+
+def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_reach_or_collapsed() -> None:
+    cell = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "one-cycle"), (3, 6), 3, (3,), 1, (0.5, 1.0,
+                                                                                                         2.0), 12)
+    rows = [row(p, "tune", s, 3, 0, [v]) for p in ("anneal", "one-cycle") for s, v in ((0.5, .9), (1.0, .95),
+                                                                                      (2.0, .9))]
+    curves = {("anneal", 3): [[.90, .95, .960], [.91, .95, .966], [.90, .94, .961]],
+              ("anneal", 6): [[.90, .95, .96, .97, .97, .98], [.9, .9, .9, .9, .9, .9], [.1, .1, .1, .1, .1, .1]],
+              ("one-cycle", 3): [[.80, .90, .97], [.85, .93, .975], [.8, .9, .96]],
+              ("one-cycle", 6): [[.9, .95, .96, .97, .98, .985], [.9, .95, .96, .97, .98, .99], [.9, .95, .96]],
+              ("anneal", 12): [[.9] * 11 + [.97], [.9] * 11 + [.975], [.9] * 11 + [.97]]}
+    for (policy, budget), runs in curves.items():
+        for i, acc in enumerate(runs):
+            status = "collapsed" if max(acc) <= 0.15 else "diverged" if len(acc) < budget else "complete"
+            rows.append(row(policy, "final", 1.0, budget, 100 + i, acc, status, tuned_at=3, cell=cell))
+    page = sc.report(rows, [cell], "x.csv")
+    assert "| anneal | 96.23 ± 0.32 (n=3) | 66.00 ± 48.66 (n=3), 1 collapsed |" in page
+    assert "| one-cycle | 96.83 ± 0.76 (n=3) | 69.17 ± 51.24 (n=3), 1 diverged |" in page  # diverged counts 10 %
+    assert "Long reference: `anneal`" in page and "for 12 epochs: 97.17 ± 0.29 (n=3)" in page
+    # epochs to reach 97.17 %: one-cycle at 6 epochs in 2 of 3 runs, at epoch 5 both times (the diverged one never)
+    assert "| one-cycle | 1/3, epoch 3 | 2/3, epoch 5 |" in page
+    assert "| anneal | 0/3 | 1/3, epoch 6 |" in page  # nor does the collapsed run
+    # every paired difference on the page: scipy's t interval and p, Holm across the page's family
+    family = sc.comparisons(rows, cell)
+    assert [label for label, _ in family] == ["3 ep: one-cycle − anneal", "6 ep: one-cycle − anneal",
+                                              "anneal 3 ep − reference", "anneal 6 ep − reference",
+                                              "one-cycle 3 ep − reference", "one-cycle 6 ep − reference"]
+    p_raw = [stats.ttest_1samp(d, 0).pvalue for _, d in family]
+    order = sorted(range(len(p_raw)), key=lambda i: p_raw[i])
+    holm, running = [0.0] * len(p_raw), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_raw) - rank) * p_raw[i]))
+        holm[i] = running
+    for (label, d), p, h in zip(family, p_raw, holm, strict=True):
+        mean = statistics.mean(d)
+        low, high = stats.t.interval(0.95, len(d) - 1, loc=mean, scale=statistics.stdev(d) / math.sqrt(len(d)))
+        verdict = "no difference" if h >= 0.05 else ("higher" if mean > 0 else "lower")
+        assert (f"| {label} | {len(d)} | {mean:+.2f} [{low:+.2f}, {high:+.2f}] | {p:.3f} | {h:.3f} | {verdict} |"
+                in page), label
+    assert min(holm) < 0.05 and "lower" in page  # anneal at 3 epochs falls short of the reference, seed by seed
+    assert "None: every run of the plan has a row." in page
+
+
+def test_the_padded_digits_are_the_same_digits() -> None:
+    small, small_test = data.mnist_5k()
+    big, big_test = data.mnist_5k_32()
+    assert big.tensors[0].shape == (4000, 3, 32, 32) and big_test.tensors[0].shape == (1000, 3, 32, 32)
+    assert (big.tensors[0][:, :, 2:30, 2:30] == small.tensors[0]).all()  # every channel, the same pixels
+    assert (big.tensors[0][:, :, :2] == small.tensors[0].min()).all()  # the border is background
+    assert (big.tensors[1] == small.tensors[1]).all() and (big_test.tensors[1] == small_test.tensors[1]).all()
+
+
+def run_study(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, str(SCRIPT), "--cells", "lenet5/gokmen-vlasov", "--policies", "constant", "one-cycle",
+            "--budgets", "1", "2", "--tune-budgets", "1", "--seeds", "2", "--tune-seeds", "1", "--grid", "1", "2",
+            "--reference", "3", "--limit", "64", "--validation", "50", "--workers", "2", "--quiet",
+            "--work-dir", str(tmp_path / "runs"), "--csv", str(tmp_path / "s.csv"), "--out", str(tmp_path / "s.md"),
+            *extra]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_superconvergence_study_end_to_end(tmp_path: Path) -> None:
+    done = run_study(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
+    typed = sc.read_rows(tmp_path / "s.csv")
+    cell = sc.select(sc.parse(["--cells", "lenet5/gokmen-vlasov", "--policies", "constant", "one-cycle", "--budgets",
+                               "1", "2", "--tune-budgets", "1", "--seeds", "2", "--tune-seeds", "1", "--grid", "1",
+                               "2", "--reference", "3"]))[0]
+    for policy in ("constant", "one-cycle"):
+        tune = {r["scale"]: r["final_accuracy"] or 0.0 for r in typed if (r["policy"], r["phase"]) == (policy, "tune")}
+        best = max(sorted(tune), key=lambda s: tune[s])
+        grid = sorted(tune)
+        # the tuned scale is the best trained one, and inside the grid unless the grid grew as far as it may
+        assert sc.tuned(typed, cell, policy, 1) == best
+        assert grid[0] < best < grid[-1] or len(grid) == 2 + sc.MAX_EXTENSIONS
+        finals = [r for r in typed if (r["policy"], r["phase"]) == (policy, "final") and r["budget"] in (1, 2)]
+        assert {(r["scale"], r["budget"], r["seed"]) for r in finals} == {(best, b, s) for b in (1, 2)
+                                                                           for s in (100, 101)}
+        for r in finals:  # per-run telemetry: x.d that set the LR, per epoch x.d, bit length and capped fraction
+            assert len(r["xd_set"]) == 4 and all(x > 0 for x in r["xd_set"])
+            assert len(r["xd"]) == len(r["bit_length"]) == len(r["capped"]) == r["budget"]
+            assert all(0 <= c <= 1 for epoch in r["capped"] for c in epoch if c is not None)
+            assert r["build"] and r["tuned_at"] == 1
+    assert all(r["status"] in ("complete", "collapsed", "diverged") for r in rows)
+    for r in typed:
+        assert (r["status"] == "collapsed") == (r["status"] != "diverged" and max(r["accuracies"]) <= 0.15)
+    reference = [r for r in typed if r["budget"] == 3]
+    assert {r["policy"] for r in reference} == {"constant"} and len(reference) == 2  # the only conventional one
+    page = (tmp_path / "s.md").read_text()
+    assert "## LeNet-5 on `gokmen-vlasov`" in page and "Long reference: `constant`" in page
+    assert "- `lenet5/pytorch`: not started." in page  # the rest of the plan is listed as missing
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    # a re-run trains nothing; a torn last row is trained again and cut off; the page rebuilds byte for byte
+    text = (tmp_path / "s.csv").read_text()
+    (tmp_path / "s.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + "lenet5,mnist-5k,gokm")
+    (tmp_path / "s.md").write_text(page + "Our reading: keep me.\n")
+    again = run_study(tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr.strip().splitlines() == ["lenet5/gokmen-vlasov: 1 of " + again.stderr.split(" of ")[1]
+                                                 .split()[0] + " runs to train"]
+    assert len(list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))) == len(rows)
+    assert "gokm\n" not in (tmp_path / "s.csv").read_text()
+    rebuilt = (tmp_path / "s.md").read_text()
+    assert rebuilt.endswith("Our reading: keep me.\n")
+    assert run_study(tmp_path, "--report-only").returncode == 0
+    assert (tmp_path / "s.md").read_text() == rebuilt
+    assert json.loads(rows[0]["xd_set"])
