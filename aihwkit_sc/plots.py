@@ -85,8 +85,8 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | Path, *, titl
 
 
 def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestions: dict[str, float],
-                 path: str | Path, *, title: str = "LR range test") -> None:
-    """Loss against LR on a log axis with the suggestions marked (the poster's Figure 3)."""
+                 path: str | Path, *, title: str = "LR range test", xlabel: str = "learning rate") -> None:
+    """Loss against LR (or device pulses) on a log axis with the suggestions marked (the poster's Figure 3)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=120)
     ax.plot(lrs, losses, color="0.75", linewidth=1, label="loss")
@@ -94,7 +94,7 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     for (name, lr), color in zip(suggestions.items(), ("tab:red", "tab:green", "tab:purple"), strict=False):
         ax.axvline(lr, color=color, linestyle="--", label=f"{name}: {lr:.3g}")
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("training loss")
     ax.set_title(title)
     ax.legend()

@@ -224,21 +224,28 @@ class Run:
         options = dict(self.config.schedule_options)
         wanted = [k for k, v in options.items() if isinstance(v, str) and v == "auto"]
         wanted += [k for k in schedules.needs(self.config.schedule) if k not in options]
+        wanted.sort(key=lambda k: k != "xd_product")  # the analog range test sweeps in units of the measured x·d
         for key in wanted:
-            value = self.measure(key)
+            value = self.measure(key, options)
             if value is None:
                 options.pop(key, None)
             else:
                 options[key] = value
         return options
 
-    def measure(self, option: str) -> Any:
+    def measure(self, option: str, known: dict[str, Any] | None = None) -> Any:
         """The run's measurement for schedule option ``option`` (one of ``schedules.MEASURED``), ``None`` when there
-        is nothing to measure."""
+        is nothing to measure; ``known``: the options resolved so far (a measured ``xd_product`` is reused)."""
         if option == "xd_product":
             return self.measure_xd() if devices.is_analog(self.model) else None
         if option == "max_lr":
             return self.range_test_lr()
+        if option == "device_pulses":
+            if not devices.is_analog(self.model):
+                return None
+            xd = (known or {}).get("xd_product")
+            return self.range_test_pulses(xd if xd is not None and xd != "auto" else self.measure_xd(),
+                                          (known or {}).get("device_reference"))
         raise ValueError(f"a run cannot measure {option!r}: it measures {', '.join(schedules.MEASURED)}")
 
     def range_test_lr(self) -> float:
@@ -251,6 +258,17 @@ class Run:
                              "device peak (device_pulses); give max_lr a number for the digital layers")
         result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
         self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
+        return result.suggestion
+
+    def range_test_pulses(self, xd_product: Any, reference: str | None = None) -> float:
+        """An analog range test's suggestion in device pulses (:func:`aihwkit_sc.lr_finder.pulse_find`; model, tiles
+        and optimizer restored afterwards), recorded with its rule in ``lr_find``."""
+        from aihwkit_sc.lr_finder import pulse_find
+
+        result = pulse_find(self.model, self.optimizer, self.train_loader, xd_product, reference=reference,
+                            num_iter=min(100, 3 * len(self.train_loader)))
+        self.lr_find = {"unit": "device pulses", "rule": "valley", "suggestion": result.suggestion,
+                        "steepest": result.steepest, "valley": result.valley}
         return result.suggestion
 
     def measure_xd(self) -> list[float]:

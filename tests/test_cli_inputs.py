@@ -136,7 +136,7 @@ def test_reproduce_empty_devices_is_an_error(tmp_path: Path) -> None:
     ("base_momentum=-1", "base_momentum: expected a number in [0, 1) or a list of numbers in [0, 1), got -1"),
     ("max_momentum=5", "max_momentum: expected a number in [0, 1) or a list of numbers in [0, 1), got 5"),
     ("pct_start=1.5", "pct_start: expected a number in (0, 1), got 1.5"),
-    ("device_pulses=0", "device_pulses: expected a positive number, got 0"),
+    ("device_pulses=0", "device_pulses: expected a positive number or 'auto', got 0"),
     ("analog_lr_bounds=[0.1,-1]", "analog_lr_bounds: expected 'device', a list of 2 positive numbers or null, "
                                   "got [0.1, -1]"),
 ])

@@ -119,17 +119,26 @@ def _positive_float(name: str, text: str) -> float:
 
 @click.command("lr-find")
 @_common
-@click.option("--start-lr", type=LearningRate(), default=1e-4, show_default=True)
-@click.option("--end-lr", type=LearningRate(), default=10.0, show_default=True)
+@click.option("--start-lr", type=LearningRate(), default=1e-4, show_default=True, help="Digital models.")
+@click.option("--end-lr", type=LearningRate(), default=10.0, show_default=True, help="Digital models.")
+@click.option("--start-pulses", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
+              help="Analog models: device pulses at the start of the sweep.")
+@click.option("--end-pulses", type=click.FloatRange(min=0, min_open=True), default=32.0, show_default=True,
+              help="Analog models: device pulses at its end.")
+@click.option("--lr", type=LearningRate(), default=0.1, show_default=True,
+              help="Analog models: the LR of the digital layers during the pulse sweep (as training gives them).")
 @click.option("--num-iter", type=click.IntRange(min=5), default=100, show_default=True, help="Mini-batches.")
-@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
+@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
+              help="Digital models (the pulse sweep is exponential).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="lr-find.png", show_default=True,
               help="Plot (PNG); the numbers go next to it as JSON.")
 def lr_find(model: str, preset: str, dataset: str, batch_size: int, momentum: float, weight_decay: float, seed: int,
             digital_layers: tuple[str, ...], data_root: str | None, limit: int | None, start_lr: float, end_lr: float,
-            num_iter: int, mode: str, output: str) -> None:
-    """LR range test (Smith 2017): loss against an exponentially growing LR, with suggested max LRs."""
-    from aihwkit_sc.lr_finder import lr_find as run_lr_find
+            start_pulses: float, end_pulses: float, lr: float, num_iter: int, mode: str, output: str) -> None:
+    """LR range test (Smith 2017): loss against an exponentially growing LR, with suggested max LRs. On a model with
+    analog layers the sweep is in device pulses (every analog layer at pulses × dw_min / s, digital layers at --lr)
+    and suggests -O device_pulses=... for the schedules' device peak (analog_lr=device, analog_max_lr=device)."""
+    from aihwkit_sc import devices, lr_finder
     from aihwkit_sc.plots import check_image_path
     from aihwkit_sc.training import Run, TrainConfig
 
@@ -138,16 +147,32 @@ def lr_find(model: str, preset: str, dataset: str, batch_size: int, momentum: fl
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--output") from None
 
+    title = f"{model} on {preset}, {dataset}"
     try:
         config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule="constant", epochs=1,
-                             batch_size=batch_size, lr=start_lr, momentum=momentum, weight_decay=weight_decay,
+                             batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                              seed=seed, digital_layers=digital_layers, data_root=data_root, limit=limit)
         run = Run(config)
-        result = run_lr_find(run.model, run.optimizer, run.train_loader, start_lr=start_lr, end_lr=end_lr,
-                             num_iter=num_iter, mode=mode)
+        if devices.is_analog(run.model):
+            pulses = lr_finder.pulse_find(run.model, run.optimizer, run.train_loader, run.measure_xd(),
+                                          start_pulses=start_pulses, end_pulses=end_pulses, num_iter=num_iter)
+        else:
+            result = lr_finder.lr_find(run.model, run.optimizer, run.train_loader, start_lr=start_lr, end_lr=end_lr,
+                                       num_iter=num_iter, mode=mode)
     except (ValueError, RuntimeError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
-    result.plot(output, title=f"LR range test: {model} on {preset}, {dataset}")
+    if devices.is_analog(run.model):
+        pulses.plot(output, title=f"Analog range test: {title}")
+        Path(output).with_suffix(".json").write_text(json.dumps({
+            "unit": "device pulses", "rule": pulses.rule, "suggestion": pulses.suggestion, "valley": pulses.valley,
+            "steepest": pulses.steepest, "stopped_early": pulses.stopped_early, "xd_product": pulses.xd_product,
+            "pulses": pulses.pulses, "losses": pulses.losses, "smoothed": pulses.smoothed}))
+        click.echo(f"suggested device_pulses (valley) {pulses.valley:.3g}, steepest descent at "
+                   f"{pulses.steepest:.3g} pulses; {len(pulses.pulses)} batches"
+                   f"{' (stopped on divergence)' if pulses.stopped_early else ''}; plot {output}; train with "
+                   f"-O analog_lr=device -O device_pulses={pulses.valley:.3g} (or device_pulses=auto)")
+        return
+    result.plot(output, title=f"LR range test: {title}")
     numbers = {"valley": result.valley, "steepest": result.steepest, "stopped_early": result.stopped_early,
                "lrs": result.lrs, "losses": result.losses, "smoothed": result.smoothed}
     Path(output).with_suffix(".json").write_text(json.dumps(numbers))

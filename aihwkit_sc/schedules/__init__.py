@@ -42,6 +42,8 @@ MEASURED: dict[str, str] = {
     "xd_product": "the per-sample max|x|·max|d| of each analog group, on the first training batch (no update applied; "
                   "left out on a model without analog groups)",
     "max_lr": "an LR range test's suggestion (fastai's valley; digital models only)",
+    "device_pulses": "an analog range test's suggestion, in device pulses (fastai's valley of loss against pulses, "
+                     "every analog layer at pulses × dw_min / s; left out on a model without analog groups)",
 }
 """Options a training run can measure. ``"auto"`` as an option's value always means *measured by the run*; a schedule
 whose registry entry lists an option in ``needs`` gets it measured whenever the user leaves it out."""
