@@ -238,7 +238,7 @@ class Run:
         is nothing to measure; ``known``: the options resolved so far (a measured ``xd_product`` is reused)."""
         if option == "xd_product":
             return self.measure_xd() if devices.is_analog(self.model) else None
-        if option == "max_lr":
+        if option in ("max_lr", "lr"):
             return self.range_test_lr()
         if option == "device_pulses":
             if not devices.is_analog(self.model):
@@ -254,8 +254,9 @@ class Run:
         from aihwkit_sc.lr_finder import lr_find
 
         if devices.is_analog(self.model):
-            raise ValueError("max_lr='auto' (an LR range test) is for digital models: analog layers take their own "
-                             "device peak (device_pulses); give max_lr a number for the digital layers")
+            raise ValueError("max_lr='auto' or lr='auto' (an LR range test) is for digital models: analog layers take "
+                             "their own device peak (device_pulses='auto' runs the analog range test in pulses); give "
+                             "the LR a number for the digital layers")
         result = lr_find(self.model, self.optimizer, self.train_loader, num_iter=min(100, 3 * len(self.train_loader)))
         self.lr_find = {"suggestion": result.suggestion, "steepest": result.steepest, "valley": result.valley}
         return result.suggestion

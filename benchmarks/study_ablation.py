@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.policies import DIGITAL_LR, POLICIES
+from aihwkit_sc.experiments.policies import run_spec as policy_spec
 from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
 from aihwkit_sc.experiments.tables import COLLAPSE_FACTOR, collapsed, markdown_table, mean_std, paired_difference
 from aihwkit_sc.training import TrainConfig
@@ -73,7 +75,6 @@ RULE_VS_GLOBAL = (("floating-point-tile+gv-rule", "floating-point-tile"), ("gokm
 """(per-layer device rule, one tuned global LR) pairs the page compares by seed."""
 TRANSPLANTS = {"floating-point-tile+gv-rule": ("floating-point-tile", "gokmen-vlasov")}
 """Pseudo-devices: (preset trained, pulsed preset whose per-layer device rule sets every tile's LR)."""
-POLICIES = ("constant", "anneal", "multistep", "one-cycle")
 REFERENCES = ("ref:torch-one-cycle", "ref:poster-step")
 SCALES = (0.5, 1.0, 2.0, 4.0)
 DIGITAL_SCALES = (0.25, 0.5, 1.0, 2.0)
@@ -81,7 +82,6 @@ GRIDS = {"floating-point-tile": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
          "floating-point-tile+gv-rule": (0.25, 0.5, 1.0, 2.0, 4.0), "gokmen-vlasov+global": (0.5, 1.0, 2.0, 4.0, 8.0)}
 """Scale grids that differ from ``--scales``/``--digital-scales``: tiles take no momentum, so the floating-point tile's
 global LR reaches higher (used when the grid options keep their defaults)."""
-DIGITAL_LR = 0.1
 VALIDATION = 500
 TARGET = 0.95
 FINAL_SEED0 = 100
@@ -96,26 +96,16 @@ TELEMETRY_FIELDS = ("device", "policy", "phase", "scale", "budget", "seed", "epo
 
 
 def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any], float]:
-    """(schedule, options, optimizer LR) of ``policy`` at ``scale`` on ``device``."""
+    """(schedule, options, optimizer LR) of ``policy`` at ``scale`` on ``device`` (the shared policies,
+    :mod:`aihwkit_sc.experiments.policies`, and this study's untuned references)."""
     if policy == "ref:torch-one-cycle":
         return "one-cycle", {"max_lr": DIGITAL_LR, "analog_max_lr": None}, DIGITAL_LR
     if policy == "ref:poster-step":
         return "step", {"lr": 0.01, "gamma": 0.94, "step_size": 2}, 0.01
-    digital = device in DIGITAL
-    lr = DIGITAL_LR * scale if digital else DIGITAL_LR
-    reference = {"device_reference": TRANSPLANTS[device][1]} if device in TRANSPLANTS else {}
-    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale} | reference
-    if policy == "constant":
-        return "constant", {"lr": lr} | peak, lr
-    if policy == "anneal":
-        return "cosine", {"lr": lr, "min_lr": 0.0} | peak, lr
-    if policy == "multistep":
-        return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
-    if policy == "one-cycle":
-        cycle = {"max_lr": lr} | ({"analog_max_lr": None} if digital else
-                                  {"analog_max_lr": "device", "device_pulses": scale} | reference)
-        return "one-cycle", cycle, lr
-    raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES + REFERENCES)}")
+    return policy_spec(policy, scale, digital=device in DIGITAL,
+                       reference=TRANSPLANTS[device][1] if device in TRANSPLANTS else None)
 
 
 def key(row: dict[str, Any]) -> tuple[str, str, str, float, int, int]:

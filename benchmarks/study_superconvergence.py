@@ -7,12 +7,12 @@ sweep executor (``aihwkit_sc.experiments.executor``), appends one row per finish
 ``docs/results/superconvergence.csv`` at once, and renders ``docs/results/superconvergence.md`` and its figure from
 that file alone.
 
-Policies (the ablation's, ``benchmarks/study_ablation.py``): every analog layer's LR follows the policy's shape from
-its own device peak ``scale`` x ``dw_min / s`` (``s`` its per-sample ``max|x|·max|d|`` measured on the first training
-batch: the batch that sets the device LR); on ``pytorch`` ``scale`` multiplies one global LR of 0.1.
-``constant`` (the floor), ``anneal`` (cosine to 0), ``multistep`` (x0.1 at 50 % and 75 %: the poster's kind of step)
-and ``one-cycle`` (``AnalogOneCycleLR``: 30 % warm-up from peak/25, anneal to peak/25e4, momentum cycled 0.95-0.85 on
-digital groups). Batch 64, SGD momentum 0.9 (the pulsed update ignores momentum).
+Policies (:mod:`aihwkit_sc.experiments.policies`, shared with the ablation): every analog layer's LR follows the
+policy's shape from its own device peak ``scale`` x ``dw_min / s`` (``s`` its per-sample ``max|x|·max|d|`` measured
+on the first training batch: the batch that sets the device LR); on ``pytorch`` ``scale`` multiplies one global LR
+of 0.1. ``constant`` (the floor), ``anneal`` (cosine to 0), ``multistep`` (x0.1 at 50 % and 75 %: the poster's kind
+of step) and ``one-cycle`` (``AnalogOneCycleLR``: 30 % warm-up from peak/25, anneal to peak/25e4, momentum cycled
+0.95-0.85 on digital groups). Batch 64, SGD momentum 0.9 (the pulsed update ignores momentum).
 
 Tuning: each policy is trained at each grid scale for each of the cell's ``tune_budgets`` with ``tune_seeds`` seeds
 on the validation split (500 training digits held out, stratified, fixed) and read on validation only; the scale with
@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.policies import CONVENTIONAL, DIGITAL_LR, POLICIES, run_spec
 from aihwkit_sc.experiments.studies import StudyTable, add_study_options, missing, run_then_report, write_page
 from aihwkit_sc.experiments.tables import (
     COLLAPSE_FACTOR,
@@ -60,9 +61,6 @@ from aihwkit_sc.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
-POLICIES = ("constant", "anneal", "multistep", "one-cycle")
-CONVENTIONAL = ("constant", "anneal", "multistep")
-DIGITAL_LR = 0.1
 VALIDATION = 500
 FINAL_SEED0 = 100
 MAX_EXTENSIONS = 3
@@ -143,24 +141,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_spec(device: str, policy: str, scale: float) -> tuple[str, dict[str, Any], float]:
-    """(schedule, options, optimizer LR) of ``policy`` at ``scale``: the device peak on analog devices, a global LR
-    of ``scale`` x ``DIGITAL_LR`` on ``pytorch``."""
-    digital = device == "pytorch"
-    lr = DIGITAL_LR * scale if digital else DIGITAL_LR
-    peak: dict[str, Any] = {} if digital else {"analog_lr": "device", "device_pulses": scale}
-    if policy == "constant":
-        return "constant", {"lr": lr} | peak, lr
-    if policy == "anneal":
-        return "cosine", {"lr": lr, "min_lr": 0.0} | peak, lr
-    if policy == "multistep":
-        return "multistep", {"lr": lr, "gamma": 0.1, "milestones": [0.5, 0.75]} | peak, lr
-    if policy == "one-cycle":
-        return "one-cycle", {"max_lr": lr} | ({"analog_max_lr": None} if digital else
-                                              {"analog_max_lr": "device", "device_pulses": scale}), lr
-    raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES)}")
-
-
 def _sig(values: Iterable[float]) -> list[float]:
     return [float(f"{v:.4g}") for v in values]
 
@@ -191,7 +171,7 @@ def compact(record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_job(meta: dict[str, Any], cell: Cell, args: argparse.Namespace) -> Job:
-    schedule, options, lr = run_spec(cell.device, meta["policy"], meta["scale"])
+    schedule, options, lr = run_spec(meta["policy"], meta["scale"], digital=cell.digital)
     config = TrainConfig(model=cell.model, preset=cell.device, dataset=cell.dataset, schedule=schedule,
                          schedule_options=options, epochs=meta["budget"], batch_size=64, lr=lr, momentum=0.9,
                          seed=meta["seed"], validation=args.validation, limit=args.limit,

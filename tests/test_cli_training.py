@@ -47,8 +47,8 @@ def test_train_cli_auto_max_lr_on_digital_models_and_refused_on_analog(tmp_path:
     refused = CliRunner().invoke(main, ["train", "--preset", "si", "--epochs", "1", "--limit", "64", "--out",
                                         str(tmp_path / "si"), "--max-lr", "auto"])
     assert refused.exit_code == 2
-    assert "max_lr='auto' (an LR range test) is for digital models: analog layers take their own device peak" \
-        in refused.output
+    assert ("max_lr='auto' or lr='auto' (an LR range test) is for digital models: analog layers take their own device "
+            "peak") in refused.output
     assert not (tmp_path / "si" / "metrics.jsonl").exists()
 
 

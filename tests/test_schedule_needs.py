@@ -59,7 +59,7 @@ def test_a_plugin_schedule_that_needs_xd_gets_the_measured_value(host: plugins.P
 def test_needs_name_only_what_a_run_measures(host: plugins.PluginHost) -> None:
     # checked at registration: reported naming plugin and schedule, skipped, and nothing else is disturbed
     message = ("schedule 'wants-nonsense' needs 'batch_norm', which a run cannot measure for it: needs may name its "
-               "own options among xd_product, max_lr, device_pulses")
+               "own options among xd_product, max_lr, lr, device_pulses")
     host.add_plugin(NonsensePlugin(), "nonsense-plugin")
     with pytest.warns(plugins.PluginWarning, match=f"plugin 'nonsense-plugin': {message}"):
         listed = schedules.names()  # registries fill on first use

@@ -42,6 +42,7 @@ MEASURED: dict[str, str] = {
     "xd_product": "the per-sample max|x|·max|d| of each analog group, on the first training batch (no update applied; "
                   "left out on a model without analog groups)",
     "max_lr": "an LR range test's suggestion (fastai's valley; digital models only)",
+    "lr": "the same range test's suggestion, for the schedules whose peak option is lr (digital models only)",
     "device_pulses": "an analog range test's suggestion, in device pulses (fastai's valley of loss against pulses, "
                      "every analog layer at pulses × dw_min / s; left out on a model without analog groups)",
 }
