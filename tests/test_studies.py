@@ -85,3 +85,22 @@ def test_a_study_command_keeps_finished_rows_on_ctrl_c_and_refuses_an_empty_csv(
     with pytest.raises(SystemExit, match=r"holds no runs; run without --report-only first"):
         run_then_report(parser.parse_args(["--report-only", "--csv", str(tmp_path / "none.csv")]), lambda: None,
                         StudyTable(tmp_path / "none.csv", FIELDS).read, lambda rows: "x")
+
+
+def test_the_shared_policies_put_analog_layers_at_their_device_peak_or_leave_it_to_the_range_test() -> None:
+    from aihwkit_sc.experiments.policies import DIGITAL_LR, run_spec
+
+    assert run_spec("anneal", 2.0, digital=False) == (
+        "cosine", {"lr": DIGITAL_LR, "min_lr": 0.0, "analog_lr": "device", "device_pulses": 2.0}, DIGITAL_LR)
+    assert run_spec("one-cycle", 0.5, digital=False, reference="gokmen-vlasov") == (
+        "one-cycle", {"max_lr": DIGITAL_LR, "analog_max_lr": "device", "device_pulses": 0.5,
+                      "device_reference": "gokmen-vlasov"}, DIGITAL_LR)
+    assert run_spec("multistep", 4.0, digital=True) == (
+        "multistep", {"lr": 4 * DIGITAL_LR, "gamma": 0.1, "milestones": [0.5, 0.75]}, 4 * DIGITAL_LR)
+    # "auto": the analog range test in pulses on analog layers, the LR range test on a digital model
+    assert run_spec("constant", "auto", digital=False)[1]["device_pulses"] == "auto"
+    assert run_spec("one-cycle", "auto", digital=True) == ("one-cycle", {"max_lr": "auto", "analog_max_lr": None},
+                                                           DIGITAL_LR)
+    with pytest.raises(ValueError, match=r"^unknown policy 'warmup': choose from constant, anneal, multistep, "
+                                         r"one-cycle$"):
+        run_spec("warmup", 1.0, digital=True)
