@@ -18,6 +18,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "benchmarks"
 STUDIES = {
     "ablation": ("study_ablation.py", "Does the one-cycle shape help at the same per-layer device LR? Tuned on "
                  "validation, paired seeds (docs/results/ablation.md)."),
+    "pulse-pick": ("study_pulse_pick.py", "Does the range test (device pulses on analog layers) find the "
+                   "validation-tuned peak? Paired seeds, Holm (docs/results/pulse-pick.md)."),
     "builds": ("study_builds.py", "aihwkit build variants: analog training speed and sameness, paired seeds "
                "(docs/results/aihwkit-builds.md)."),
     "superconvergence": ("study_superconvergence.py", "Epochs each schedule needs to reach a long, tuned "
