@@ -36,6 +36,7 @@ from aihwkit_sc import data, devices, presets, rundir, schedules, seeding, zoo
 from aihwkit_sc.pulses import PulseCounter
 from aihwkit_sc.schedules._common import MAX_LR, is_number
 from aihwkit_sc.schedules.analog import analog_tiles_by_group, bad_analog_lrs, contexts, is_analog_group
+from aihwkit_sc.schedules.shaped import XdTracking
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -543,6 +544,8 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=True if quiet else None, unit="batch")
     analog_pairs = analog_tiles_by_group(optimizer)
+    tracking = scheduler if isinstance(scheduler, XdTracking) else None  # xd_refresh: the peak follows x·d
+    tracks_steps = tracking is not None and tracking.xd_refresh == "step"
     for batch, (x, y) in enumerate(bar):
         x, y = x.to(config.device), y.to(config.device)
         optimizer.zero_grad()
@@ -556,6 +559,8 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
         loss.backward()
         if counter:
             counter.observe(optimizer)
+        if tracks_steps and tracking:  # xd_refresh="step": the device peak follows these inputs' and errors' x·d
+            tracking.observe()
         if analog_pairs and (bad := bad_analog_lrs(optimizer, analog_pairs)):
             bar.close()
             group, lr_bad = next(iter(bad.items()))
@@ -574,6 +579,10 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     if not math.isfinite(test_loss) or not _digital_weights_finite(model):
         raise _Diverged(f"the weights or the test loss ({test_loss}) became non-finite in epoch {epoch + 1} at LR "
                         f"{optimizer.param_groups[0]['lr']:.4g}; lower the (max) LR")
+    # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
+    xd = run.measure_xd() if devices.is_analog(model) else None
+    if xd is not None and tracking is not None and tracking.xd_refresh == "epoch":
+        tracking.refresh_xd(xd)  # the next epoch's device peaks: the scheduled pulses of the x·d measured now
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
@@ -583,8 +592,7 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
         "momentum": momentum,
         "wall_time_s": wall, "samples_per_s": seen / wall if wall else None,
         "pulses": (counter.total - pulses_before) if counter else None,
-        # per analog group, re-measured each epoch on the same first training samples: |d| shrinks as the loss falls
-        "xd_product": run.measure_xd() if devices.is_analog(model) else None,
+        "xd_product": xd,
         "pulses_method": counter.method if counter else None,
         # per analog group with count_pulses: mean bit length, fraction of rows at the bit-length cap, pulses per row
         "update_telemetry": counter.take_layers() if counter else None,

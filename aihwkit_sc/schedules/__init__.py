@@ -3,7 +3,10 @@
 >>> from aihwkit_sc.schedules import AnalogOneCycleLR, build
 >>> sched = build("one-cycle", optimizer, epochs=10, steps_per_epoch=79, max_lr=0.1)
 
-Every named schedule is stepped once per batch and registered through the ``register_schedules`` hook. A schedule
+Every named schedule is stepped once per batch and registered through the ``register_schedules`` hook. Apart from
+one-cycle (a drop-in for torch's ``OneCycleLR``), a schedule is a *shape* times one analog-LR policy
+(:mod:`aihwkit_sc.schedules.shaped`): :func:`analog_schedule` gives any shape the analog options (``analog_lr``,
+``xd_product``, ``device_pulses``, ``device_reference``, ``xd_refresh``). A schedule
 says what it wants measured by the training run in its registry entry (``needs=("xd_product",)``, see
 :data:`MEASURED`); the run measures exactly that, for built-in and plugin schedules alike.
 """
@@ -24,11 +27,13 @@ from aihwkit_sc.plugins import registry
 from aihwkit_sc.schedules._common import LR, MAX_LR, Fraction, Momentum, NonNegative, Positive, Range, is_number
 from aihwkit_sc.schedules.analog import is_analog_group, sync_tiles
 from aihwkit_sc.schedules.one_cycle import AnalogOneCycleLR, device_lr_bounds
+from aihwkit_sc.schedules.shaped import XD_REFRESH, AnalogShapedLR, XdTracking, analog_schedule
 from aihwkit_sc.schedules.sync import TileSyncMixin
 from aihwkit_sc.schedules.xd import measure_xd_product
 
-__all__ = ["LR", "MAX_LR", "MEASURED", "RUN_SUPPLIED", "AnalogOneCycleLR", "Fraction", "Momentum", "NonNegative",
-           "Positive", "Range", "TileSyncMixin", "build", "check_options",
+__all__ = ["LR", "MAX_LR", "MEASURED", "RUN_SUPPLIED", "XD_REFRESH", "AnalogOneCycleLR", "AnalogShapedLR", "Fraction",
+           "Momentum", "NonNegative", "Positive", "Range", "TileSyncMixin", "XdTracking", "analog_schedule", "build",
+           "check_options",
            "check_run_options", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs",
            "options", "sync_tiles", "trace"]
 

@@ -24,6 +24,7 @@ from aihwkit_sc.schedules.device import (
     reference_unit,
     unit_lr_bounds,
 )
+from aihwkit_sc.schedules.shaped import XdRefresh, XdTracking  # noqa: F401  (XdRefresh: the factory's annotation)
 from aihwkit_sc.schedules.sync import TileSyncMixin
 
 __all__ = ["AnalogOneCycleLR", "device_lr_bounds", "one_cycle"]
@@ -41,7 +42,7 @@ DEVICE_PULSES = 2.0
 """Default ``device_pulses``: device steps made by a typical sample's largest update at the analog peak."""
 
 
-class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
+class AnalogOneCycleLR(XdTracking, TileSyncMixin, OneCycleLR):
     r"""One-cycle learning rate with inverse momentum cycling, aware of analog tiles.
 
     Smith & Topin, "Super-Convergence: Very Fast Training of Neural Networks Using Large Learning Rates" (2018);
@@ -105,6 +106,8 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         device_reference: a pulsed preset whose ``dw_min`` and ``desired_bl`` define every analog group's device LR
             unit and bounds (default: each tile's own device), e.g. Gokmen-Vlasov's rule on floating-point tiles.
         scale_fast_lr: make transfer compounds' fast-tile LR follow the schedule (see above).
+        xd_refresh: ``"none"``, ``"epoch"`` or ``"step"``: whether the ``"device"`` peak and bounds follow ``x·d``
+            as training changes it (:mod:`aihwkit_sc.schedules.shaped`); the cycle's shape is unchanged.
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         device_pulses: float = DEVICE_PULSES,
         device_reference: str | None = None,
         scale_fast_lr: bool = True,
+        xd_refresh: str = "none",
     ) -> None:
         if not isinstance(optimizer, Optimizer):  # torch's first check, before anything reads the optimizer
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
@@ -166,6 +170,9 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
                 max_lrs[i] = lr
         self.peak_lrs = max_lrs
         self.bounds = self._bounds(optimizer, analog_lr_bounds, xd_product, device_reference)
+        self._device = (analog_max_lr == "device", analog_lr_bounds == "device", device_pulses, device_reference)
+        follows = analog_max_lr == "device" or analog_lr_bounds == "device"
+        self._init_tracking(xd_refresh, xd_product if follows else None, len(self.analog_groups))
         self._analog_momentum = [_momentum_of(groups[i]) for i in self.analog_groups]
         if scale_fast_lr:
             for i in self.analog_groups:
@@ -189,6 +196,27 @@ class AnalogOneCycleLR(TileSyncMixin, OneCycleLR):
         for i, (low, high) in self.bounds.items():
             lrs[i] = min(max(float(lrs[i]), low), high)
         return lrs
+
+    def _apply_xd(self, xd: list[float]) -> None:
+        """New device peaks (and device bounds) from ``xd``: each analog group's cycle is rescaled by new/old peak,
+        its shape and position kept."""
+        peak_follows, bounds_follow, pulses, reference = self._device
+        if peak_follows:
+            for i, lr in device_lrs(self.optimizer, xd, pulses, option="analog_max_lr='device'",
+                                    reference=reference).items():
+                group, ratio = self.optimizer.param_groups[i], lr / float(self.peak_lrs[i])
+                for key in ("initial_lr", "max_lr", "min_lr"):
+                    group[key] = group[key] * ratio
+                self.peak_lrs[i] = lr
+        if bounds_follow:
+            self.bounds = self._bounds(self.optimizer, "device", xd, reference)
+        with warnings.catch_warnings():  # torch warns when get_lr() runs outside step(); here it is on purpose
+            warnings.filterwarnings("ignore", "To get the last learning rate", UserWarning)
+            lrs = self.get_lr()
+        for i in self.analog_groups:
+            self.optimizer.param_groups[i]["lr"] = float(lrs[i])
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self.sync_tiles()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)  # LR of the restored step into the groups and tiles
@@ -291,6 +319,7 @@ FACTORY_RANGES: dict[str, str] = {
     "analog_lr_bounds": "Literal['device'] | tuple[Positive, Positive] | None",
     "xd_product": "Positive | Sequence[Positive] | None",
     "device_pulses": "Positive",
+    "xd_refresh": "XdRefresh",
 }
 """What the factory's options take (checked where they are parsed, :func:`aihwkit_sc.schedules.check_options`):
 torch's ``OneCycleLR`` checks few of them (``div_factor=0`` divides by zero, a negative ``max_lr`` trains), and a

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import CyclicLR
-
-from aihwkit_sc.schedules._common import LR, Positive, epochs_to_steps, run_steps
-from aihwkit_sc.schedules.sync import TileSyncMixin
+from aihwkit_sc.schedules._common import LR, Positive, epochs_to_steps
+from aihwkit_sc.schedules.shaped import Shape, analog_schedule
 
 Mode = Literal["triangular", "triangular2", "exp_range"]
 
 
-class AnalogCyclicLR(TileSyncMixin, CyclicLR):
-    """torch ``CyclicLR`` that keeps analog tiles' LR in sync."""
-
-
-def triangular(
-    optimizer: Optimizer, *, steps_per_epoch: int, epochs: int | None = None, base_lr: LR = 0.001,
-    max_lr: LR = 0.1, step_size: Positive = 2, mode: Mode = "triangular", cycle_momentum: bool = False,
-) -> AnalogCyclicLR:
-    """LR going linearly ``base_lr`` -> ``max_lr`` -> ``base_lr``, each half cycle ``step_size`` epochs long.
+def triangular_shape(*, steps: int | None = None, steps_per_epoch: int, peak: float, base_lr: LR = 0.001,
+                     step_size: Positive = 2, mode: Mode = "triangular", gamma: Positive = 1.0) -> Shape:
+    """LR going linearly ``base_lr`` -> ``max_lr`` -> ``base_lr``, each half cycle ``step_size`` epochs long (torch's
+    ``CyclicLR`` formula). Every group cycles between the same fraction ``base_lr / max_lr`` of its own peak and the
+    peak.
 
     Args:
-        mode: ``triangular`` (constant amplitude), ``triangular2`` (halved each cycle) or ``exp_range``.
-        cycle_momentum: cycle momentum inversely (off by default: pulsed analog tiles ignore momentum).
+        mode: ``triangular`` (constant amplitude), ``triangular2`` (halved each cycle) or ``exp_range`` (times
+            ``gamma`` per step).
     """
-    if not 0 < base_lr <= max_lr:
-        raise ValueError(f"need 0 < base_lr <= max_lr, got base_lr={base_lr}, max_lr={max_lr}")
-    scheduler = AnalogCyclicLR(
-        optimizer, base_lr=base_lr, max_lr=max_lr, mode=mode, cycle_momentum=cycle_momentum,
-        step_size_up=epochs_to_steps("step_size", step_size, steps_per_epoch),
-    )
-    scheduler.end_step = run_steps(epochs, steps_per_epoch)
-    return scheduler
+    if not 0 < base_lr <= peak:
+        raise ValueError(f"need 0 < base_lr <= max_lr, got base_lr={base_lr}, max_lr={peak}")
+    half = epochs_to_steps("step_size", step_size, steps_per_epoch)
+    floor = base_lr / peak
+
+    def shape(step: int) -> float:
+        cycle = math.floor(1 + step / (2 * half))
+        x = abs(step / half - 2 * cycle + 1)
+        scale = {"triangular": 1.0, "triangular2": 1 / 2.0 ** (cycle - 1), "exp_range": gamma ** step}[mode]
+        return floor + (1 - floor) * max(0.0, 1 - x) * scale
+
+    return shape
+
+
+triangular = analog_schedule(triangular_shape, peak="max_lr")
