@@ -14,7 +14,8 @@ and is found through an entry point in the group ``aihwkit_sc``::
     [project.entry-points.aihwkit_sc]
     my_device = "my_package.plugin"
 
-Built-in presets, schedules, models, datasets and studies are registered through these same hooks
+Built-in presets, schedules, models, datasets and studies (and the kinds themselves, ``register_kinds``) are
+registered through these same hooks
 (see :data:`aihwkit_sc.plugins.DEFAULT_PLUGINS`).
 """
 
@@ -38,6 +39,24 @@ class Register(Protocol):
     def __call__(
         self, name: str, obj: Any, *, aliases: list[str] | tuple[str, ...] = (), description: str = "", **extra: Any
     ) -> None: ...
+
+
+class RegisterKind(Protocol):
+    """The callback the ``register_kinds`` hook receives."""
+
+    def __call__(self, kind: str, *, hook: str, validate: Any, plural: str | None = None) -> None: ...
+
+
+@hookspec
+def register_kinds(register: RegisterKind) -> None:
+    """Declare kinds of named things and how their entries are checked (the plugin host knows none by itself).
+
+    :param register: ``register(kind, *, hook, validate, plural=None)``: entries of ``kind`` come from the hook named
+        ``hook`` (one of these specs); ``validate(name, obj, extra)`` raises a one-line ``TypeError`` for an entry
+        that is not one (``extra``: the keywords it was registered with besides aliases and description);
+        ``plural`` names the kind in messages (default ``kind + "s"``). The built-in kinds (preset, schedule,
+        model, dataset, study) are declared by the built-in plugins, each next to its own entries.
+    """
 
 
 @hookspec

@@ -5,7 +5,8 @@ installed plugin, an empty value loads none, and a comma-separated list loads on
 distributions named. Built-in plugins always load.
 
 A plugin that fails to import, implements a misspelled hook, raises while registering, registers a name that is
-already taken, or registers an object of the wrong type (see :data:`VALIDATORS`) is reported by name, one line each
+already taken, or registers an object of the wrong type (each kind's ``validate``, :meth:`PluginHost.kinds`) is
+reported by name, one line each
 (a :class:`PluginWarning` and :func:`errors`), and every other plugin and entry still loads. "Raises" means any
 exception, ``SystemExit`` included; only ``KeyboardInterrupt`` goes through.
 """
@@ -43,64 +44,18 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "aihwkit_sc.default_plugins.studies",
 )
 
-# registry kind -> the hook that fills it
-KINDS: dict[str, str] = {
-    "preset": "register_presets",
-    "schedule": "register_schedules",
-    "model": "register_models",
-    "dataset": "register_datasets",
-    "study": "register_studies",
-}
-
-
-PLURAL = {"study": "studies"}
-
-
 class PluginWarning(UserWarning):
     """A plugin could not be loaded or could not register something; the others still work."""
 
 
-def _check_preset(name: str, obj: Any) -> None:
-    from aihwkit_sc.presets import check_preset_object  # presets imports this module
+@dataclass(frozen=True)
+class Kind:
+    """A kind of named thing, as a ``register_kinds`` hook declared it."""
 
-    check_preset_object(name, obj)
-
-
-def _check_callable(kind: str) -> Callable[[str, Any], None]:
-    def check(name: str, obj: Any) -> None:
-        if not callable(obj):
-            raise TypeError(f"{kind} {name!r}: expected a callable, got {type(obj).__name__}")
-
-    return check
-
-
-# registry kind -> check of what a plugin registers (raises TypeError naming the entry); see the hookspecs
-VALIDATORS: dict[str, Callable[[str, Any], None]] = {
-    "preset": _check_preset,  # None, a factory or class, an RPU config instance, or a Preset
-    "schedule": _check_callable("schedule"),  # factory(optimizer, **options) -> LRScheduler
-    "model": _check_callable("model"),  # builder(**options) -> nn.Module
-    "dataset": _check_callable("dataset"),  # loader(root=..., **options) -> (train, test)
-    "study": _check_callable("study"),  # main(argv) -> None
-}
-
-
-def _check_needs(name: str, factory: Any, needs: Any) -> None:
-    """A schedule's ``needs``: options of its own that a run can measure (``aihwkit_sc.schedules.MEASURED``)."""
-    import inspect
-
-    from aihwkit_sc.schedules import MEASURED
-
-    given = [needs] if isinstance(needs, str) else needs
-    if not isinstance(given, list | tuple) or not all(isinstance(k, str) for k in given):
-        raise TypeError(f"schedule {name!r}: needs must be a list of option names, got {needs!r}")
-    try:
-        own = set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        own = set()
-    bad = [k for k in given if k not in MEASURED or k not in own]
-    if bad:
-        raise TypeError(f"schedule {name!r} needs {', '.join(map(repr, bad))}, which a run cannot measure for it: "
-                        f"needs may name its own options among {', '.join(MEASURED)}")
+    name: str
+    hook: str
+    validate: Callable[[str, Any, dict[str, Any]], None]
+    plural: str
 
 
 def _one_line(exc: BaseException) -> str:
@@ -129,6 +84,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._registries: dict[str, Registry[Any]] = {}
+        self._kinds: dict[str, Kind] | None = None
         self._info: dict[str, PluginInfo] = {}
         self._commands_added: set[int] = set()
         for module_name in defaults:
@@ -210,32 +166,58 @@ class PluginHost:
         warnings.warn(f"aihwkit-sc plugin {info.name!r}: {message}", PluginWarning, stacklevel=3)
 
     # -- registries ------------------------------------------------------------------------------------------
+    def kinds(self) -> dict[str, Kind]:
+        """The kinds the plugins declared (``register_kinds``; the built-ins declare preset, schedule, model, dataset
+        and study), collected on first use."""
+        if self._kinds is None:
+            kinds: dict[str, Kind] = {}
+            for impl in self.pm.hook.register_kinds.get_hookimpls():
+                info = self._info[impl.plugin_name]
+
+                def register(kind: str, *, hook: str, validate: Any, plural: str | None = None,
+                             info: PluginInfo = info) -> None:
+                    if kind in kinds:
+                        self._report(info, f"kind {kind!r} is declared already")
+                    elif not hasattr(self.pm.hook, hook) or not callable(validate):
+                        self._report(info, f"kind {kind!r}: {hook!r} must name a hook and validate be callable")
+                    else:
+                        kinds[kind] = Kind(kind, hook, validate, plural or kind + "s")
+
+                try:
+                    impl.function(register=register)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    self._report(info, f"raised while declaring kinds: {_one_line(exc)}")
+            self._kinds = kinds
+        return self._kinds
+
     def registry(self, kind: str) -> Registry[Any]:
-        """The registry of ``kind`` ("preset", "schedule", "model", "dataset", "study"), filled by the hooks on first
-        use."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown registry kind {kind!r}: choose one of {', '.join(KINDS)}")
+        """The registry of ``kind`` (one of :meth:`kinds`: "preset", "schedule", "model", "dataset", "study" and
+        plugins'), filled by the hooks on first use."""
+        kinds = self.kinds()
+        if kind not in kinds:
+            raise ValueError(f"unknown registry kind {kind!r}: choose one of {', '.join(kinds)}")
         if kind not in self._registries:
             registry: Registry[Any] = Registry(kind)
             self._registries[kind] = registry
-            self._fill(registry, KINDS[kind])
+            self._fill(registry, kinds[kind])
         return self._registries[kind]
 
-    def _fill(self, registry: Registry[Any], hook_name: str) -> None:
-        hook = getattr(self.pm.hook, hook_name)
+    def _fill(self, registry: Registry[Any], kind: Kind) -> None:
+        hook = getattr(self.pm.hook, kind.hook)
         for impl in hook.get_hookimpls():  # registration order: built-ins first
             info = self._info[impl.plugin_name]
             names = info.registered.setdefault(registry.kind, [])
             try:
-                impl.function(register=self._register_callback(registry, info, names))
+                impl.function(register=self._register_callback(registry, kind, info, names))
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
-                kinds = PLURAL.get(registry.kind, registry.kind + 's')
-                self._report(info, f"raised while registering {kinds}: {_one_line(exc)}")
+                self._report(info, f"raised while registering {kind.plural}: {_one_line(exc)}")
 
-    def _register_callback(self, registry: Registry[Any], info: PluginInfo, names: list[str]) -> Callable[..., None]:
-        validate = VALIDATORS[registry.kind]
+    def _register_callback(self, registry: Registry[Any], kind: Kind, info: PluginInfo,
+                           names: list[str]) -> Callable[..., None]:
 
         def register(name: str, obj: Any, *, aliases: Any = (), description: str = "", **extra: Any) -> None:
             """Validate and add one entry; a bad one is reported (plugin and entry named) and skipped."""
@@ -245,9 +227,7 @@ class PluginHost:
                     raise TypeError(f"{registry.kind} {name!r}: description must be a string, "
                                     f"got {type(description).__name__}")
                 if isinstance(name, str) and name:  # a bad name is the registry's to report
-                    validate(name, obj)
-                    if registry.kind == "schedule" and "needs" in extra:
-                        _check_needs(name, obj, extra["needs"])
+                    kind.validate(name, obj, extra)
                 registry.register(name, obj, aliases=aliases, description=description, plugin=info.name, **extra)
             except (RegistryError, TypeError) as exc:
                 self._report(info, str(exc))
@@ -271,7 +251,7 @@ class PluginHost:
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin seen (loaded or failed), built-ins first. Fills all registries to say what each added."""
-        for kind in KINDS:
+        for kind in self.kinds():
             self.registry(kind)
         return sorted(self._info.values(), key=lambda i: (not i.builtin, i.name))
 

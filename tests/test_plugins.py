@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import click
@@ -110,3 +113,35 @@ def test_no_warnings_with_the_installed_plugins() -> None:
         warnings.simplefilter("error")
         infos = host.plugins()
     assert all(not i.errors for i in infos)
+
+
+def test_the_plugin_host_knows_no_kind_each_kind_is_declared_by_its_own_plugin() -> None:
+    """No import circle: plugins.py names no kind and imports neither presets nor schedules; the built-in plugins
+    declare preset, schedule, model, dataset and study next to their entries (``register_kinds``)."""
+    source = (Path(plugins.__file__)).read_text()
+    assert "aihwkit_sc.presets" not in source and "aihwkit_sc.schedules" not in source
+    code = ("import sys; from aihwkit_sc.plugins import PluginHost; host = PluginHost(load_entrypoints=False); "
+            "kinds = host.kinds(); host.registry('model'); "
+            "print(sorted(kinds), [m for m in ('aihwkit_sc.presets', 'aihwkit_sc.schedules') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "['dataset', 'model', 'preset', 'schedule', 'study'] []"
+    assert {k: v.hook for k, v in plugins.PluginHost(load_entrypoints=False).kinds().items()} == {
+        "preset": "register_presets", "schedule": "register_schedules", "model": "register_models",
+        "dataset": "register_datasets", "study": "register_studies"}
+
+
+class KindPlugin:
+    @hookimpl
+    def register_kinds(self, register: Any) -> None:
+        register("preset", hook="register_presets", validate=lambda name, obj, extra: None)  # taken
+        register("metric", hook="register_metrics", validate=lambda name, obj, extra: None)  # no such hook
+
+
+def test_a_kind_declared_twice_or_without_a_hook_is_reported(fresh_host: plugins.PluginHost) -> None:
+    assert fresh_host.add_plugin(KindPlugin(), "kind-plugin")
+    with pytest.warns(plugins.PluginWarning) as caught:
+        kinds = fresh_host.kinds()
+    assert "metric" not in kinds and kinds["preset"].hook == "register_presets"
+    assert [str(w.message) for w in caught] == [
+        "aihwkit-sc plugin 'kind-plugin': kind 'preset' is declared already",
+        "aihwkit-sc plugin 'kind-plugin': kind 'metric': 'register_metrics' must name a hook and validate be callable"]

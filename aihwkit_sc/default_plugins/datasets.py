@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aihwkit_sc.hookspecs import Register, hookimpl
 
 
@@ -20,3 +22,12 @@ def register_datasets(register: Register) -> None:
     register("mnist-5k-32", data.mnist_5k_32, aliases=["mnist5k-32"],
              description="mnist-5k padded to 32x32 and repeated to 3 channels, for VGG-8/ResNet-18 (offline)",
              input_size=(3, 32, 32), num_classes=10)
+
+
+@hookimpl
+def register_kinds(register: Any) -> None:
+    def validate(name: str, obj: Any, extra: dict[str, Any]) -> None:  # loader(root=..., **options) -> (train, test)
+        if not callable(obj):
+            raise TypeError(f"dataset {name!r}: expected a callable, got {type(obj).__name__}")
+
+    register("dataset", hook="register_datasets", validate=validate)

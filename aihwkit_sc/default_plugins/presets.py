@@ -102,3 +102,13 @@ def register_presets(register: Register) -> None:
         if isinstance(obj, type) and attr.startswith("ReRamArray") and issubclass(obj, PulsedDevice):
             register(kebab_name(attr), _single_device(obj),
                      description=f"aihwkit {attr} in a single-device config with preset I/O: {_doc(obj)}")
+
+
+@hookimpl
+def register_kinds(register: Any) -> None:
+    def validate(name: str, obj: Any, extra: dict[str, Any]) -> None:  # None, a factory or class, a config, a Preset
+        from aihwkit_sc.presets import check_preset_object
+
+        check_preset_object(name, obj)
+
+    register("preset", hook="register_presets", validate=validate)

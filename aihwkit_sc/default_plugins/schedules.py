@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aihwkit_sc.hookspecs import Register, hookimpl
 
 
@@ -25,3 +27,16 @@ def register_schedules(register: Register) -> None:
     register("cosine", cosine, needs=device, description="cosine annealing from lr to min_lr over the run")
     register("triangular", triangular, aliases=["cyclic"],
              description="cyclical LR between base_lr and max_lr (Smith 2017)")
+
+
+@hookimpl
+def register_kinds(register: Any) -> None:
+    def validate(name: str, obj: Any, extra: dict[str, Any]) -> None:  # factory(optimizer, **options) -> LRScheduler
+        if not callable(obj):
+            raise TypeError(f"schedule {name!r}: expected a callable, got {type(obj).__name__}")
+        if "needs" in extra:
+            from aihwkit_sc.schedules import check_needs
+
+            check_needs(name, obj, extra["needs"])
+
+    register("schedule", hook="register_schedules", validate=validate)

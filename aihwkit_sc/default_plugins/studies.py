@@ -10,6 +10,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aihwkit_sc.hookspecs import Register, hookimpl
 
@@ -53,3 +54,12 @@ def script_main(script: str) -> Callable[[list[str]], None]:
 def register_studies(register: Register) -> None:
     for name, (script, description) in STUDIES.items():
         register(name, script_main(script), description=description)
+
+
+@hookimpl
+def register_kinds(register: Any) -> None:
+    def validate(name: str, obj: Any, extra: dict[str, Any]) -> None:  # main(argv) -> None
+        if not callable(obj):
+            raise TypeError(f"study {name!r}: expected a callable, got {type(obj).__name__}")
+
+    register("study", hook="register_studies", validate=validate, plural="studies")

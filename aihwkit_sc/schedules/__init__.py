@@ -33,7 +33,7 @@ from aihwkit_sc.schedules.xd import measure_xd_product
 
 __all__ = ["LR", "MAX_LR", "MEASURED", "RUN_SUPPLIED", "XD_REFRESH", "AnalogOneCycleLR", "AnalogShapedLR", "Fraction",
            "Momentum", "NonNegative", "Positive", "Range", "TileSyncMixin", "XdTracking", "analog_schedule", "build",
-           "check_options",
+           "check_needs", "check_options",
            "check_run_options", "device_lr_bounds", "is_analog_group", "measure_xd_product", "names", "needs",
            "options", "sync_tiles", "trace"]
 
@@ -74,6 +74,22 @@ def needs(name: str) -> tuple[str, ...]:
     at registration: options of its own, among :data:`MEASURED`)."""
     declared: Any = registry("schedule").entry(name).extra.get("needs", ())
     return (declared,) if isinstance(declared, str) else tuple(declared)
+
+
+def check_needs(name: str, factory: Any, needs: Any) -> None:
+    """A registry entry's ``needs``: options of its own factory that a run can measure (:data:`MEASURED`); a one-line
+    ``TypeError`` naming the schedule otherwise (the plugin host reports it and skips the entry)."""
+    given = [needs] if isinstance(needs, str) else needs
+    if not isinstance(given, list | tuple) or not all(isinstance(k, str) for k in given):
+        raise TypeError(f"schedule {name!r}: needs must be a list of option names, got {needs!r}")
+    try:
+        own = set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        own = set()
+    bad = [k for k in given if k not in MEASURED or k not in own]
+    if bad:
+        raise TypeError(f"schedule {name!r} needs {', '.join(map(repr, bad))}, which a run cannot measure for it: "
+                        f"needs may name its own options among {', '.join(MEASURED)}")
 
 
 def check_options(name: str, opts: Mapping[str, Any], *, supplied: Mapping[str, str] | None = None,
