@@ -43,7 +43,7 @@ METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CONFIG = "config.json"
 MAX_SEED = 2**63 - 1
-"""The largest seed (torch's generators take a signed 64-bit seed); every one from 0 up works on every device."""
+"""The largest seed (torch's generators take a signed 64-bit seed); every one from 0 up works on CPU and CUDA."""
 
 
 class TrainingStopped(RuntimeError):
@@ -74,11 +74,13 @@ class TrainConfig:
     limit: int | None = None
     validation: int = 0
     count_pulses: bool = False
-    device: str = "cpu"
+    torch_device: str = "cpu"
+    """Where torch runs the model: ``cpu`` or ``cuda`` (aihwkit's CUDA simulator for analog tiles). "Device" alone
+    means the analog device (the ``preset``) everywhere in aihwkit-sc."""
 
     def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.torch_device not in ("cpu", "cuda"):
+            raise ValueError(f"torch_device must be 'cpu' or 'cuda', got {self.torch_device!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -102,6 +104,15 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @staticmethod
+    def upgrade(saved: dict[str, Any]) -> dict[str, Any]:
+        """A ``config.json`` or checkpoint config written by an earlier version, in today's field names (torch's
+        ``device`` is ``torch_device`` now)."""
+        out = dict(saved)
+        if "device" in out and "torch_device" not in out:
+            out["torch_device"] = out.pop("device")
+        return out
 
 
 @dataclass
@@ -168,13 +179,13 @@ def _digital_group(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     return next((g for g in optimizer.param_groups if not is_analog_group(g)), optimizer.param_groups[0])
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu") -> tuple[float, float]:
+def evaluate(model: nn.Module, loader: DataLoader, torch_device: str = "cpu") -> tuple[float, float]:
     """(mean loss, accuracy) over ``loader``."""
     model.eval()
     loss_sum, correct, total = 0.0, 0, 0
     with torch.no_grad():
         for x, y in loader:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(torch_device), y.to(torch_device)
             out = model(x)
             loss_sum += float(nn.functional.cross_entropy(out, y, reduction="sum"))
             correct += int((out.argmax(1) == y).sum())
@@ -201,13 +212,13 @@ class Run:
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
         self.preset = presets.get(config.preset).seeded(config.seed)  # resolved once; the zoo takes the object
-        if config.device == "cpu":
+        if config.torch_device == "cpu":
             seeding.seed_global(config.seed)  # the tiles built next (and the set-up's draws) repeat
         self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
-        if config.device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
+        if config.torch_device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
             if not torch.cuda.is_available():
-                raise RuntimeError("device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() is "
-                                   "False); use device 'cpu'")
+                raise RuntimeError("torch_device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() "
+                                   "is False); use torch_device 'cpu'")
             self.model = self.model.cuda()
         self.optimizer = zoo.make_optimizer(self.model, lr=config.lr, momentum=config.momentum,
                                             weight_decay=config.weight_decay)
@@ -409,10 +420,10 @@ def _check_run_dir(config: TrainConfig, out: Path, resume: bool, overwrite: bool
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out}; start the run without --resume")
-        state = read_checkpoint(out / CHECKPOINT, config.device)
+        state = read_checkpoint(out / CHECKPOINT, config.torch_device)
         try:
-            saved = canonical(TrainConfig(**{**state["config"],
-                                             "digital_layers": tuple(state["config"]["digital_layers"])}))
+            old = TrainConfig.upgrade(state["config"])
+            saved = canonical(TrainConfig(**{**old, "digital_layers": tuple(old["digital_layers"])}))
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{out / CHECKPOINT} holds a configuration this version cannot read "
                                   f"({exc})") from None
@@ -531,7 +542,7 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     from tqdm.auto import tqdm
 
     config, model, optimizer, scheduler = run.config, run.model, run.optimizer, run.scheduler
-    if config.device == "cpu":
+    if config.torch_device == "cpu":
         seeding.seed_tiles(model, config.seed, epoch)  # from (seed, epoch): a resumed run continues the same draws
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -547,7 +558,7 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
     tracking = scheduler if isinstance(scheduler, XdTracking) else None  # xd_refresh: the peak follows x·d
     tracks_steps = tracking is not None and tracking.xd_refresh == "step"
     for batch, (x, y) in enumerate(bar):
-        x, y = x.to(config.device), y.to(config.device)
+        x, y = x.to(config.torch_device), y.to(config.torch_device)
         optimizer.zero_grad()
         output = model(x)
         loss = nn.functional.cross_entropy(output, y)
@@ -573,8 +584,8 @@ def train_epoch(run: Run, epoch: int, counter: PulseCounter | None, quiet: bool)
         seen += len(y)
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
     wall = time.perf_counter() - start
-    test_loss, test_acc = evaluate(model, run.test_loader, config.device)
-    val_loss, val_acc = evaluate(model, run.val_loader, config.device) if run.val_loader else (None, None)
+    test_loss, test_acc = evaluate(model, run.test_loader, config.torch_device)
+    val_loss, val_acc = evaluate(model, run.val_loader, config.torch_device) if run.val_loader else (None, None)
     # a loss that stayed finite on every batch while the weights overflowed (a huge LR) shows here
     if not math.isfinite(test_loss) or not _digital_weights_finite(model):
         raise _Diverged(f"the weights or the test loss ({test_loss}) became non-finite in epoch {epoch + 1} at LR "

@@ -132,5 +132,5 @@ def test_plugins_list() -> None:
     builtin = infos["aihwkit_sc.default_plugins.presets"]
     assert builtin["builtin"] is True and "gokmen-vlasov" in builtin["registered"]["preset"]
     text = CliRunner().invoke(main, ["plugins", "list"]).output
-    assert "aihwkit_sc.default_plugins.presets  [built-in]  hooks: register_presets" in text
+    assert "aihwkit_sc.default_plugins.presets  [built-in]  hooks: register_kinds, register_presets" in text
     assert "  models: lenet5, vgg8, resnet18" in text

@@ -237,10 +237,12 @@ def test_suggestions_on_a_known_curve() -> None:
 def test_cuda_without_a_gpu_is_one_clear_error() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    with pytest.raises(RuntimeError, match=r"device 'cuda' requested but torch sees no GPU"):
-        train(tiny(device="cuda", epochs=1), quiet=True)
-    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'tpu'"):
-        TrainConfig(device="tpu")
+    with pytest.raises(RuntimeError, match=r"torch_device 'cuda' requested but torch sees no GPU"):
+        train(tiny(torch_device="cuda", epochs=1), quiet=True)
+    with pytest.raises(ValueError, match="torch_device must be 'cpu' or 'cuda', got 'tpu'"):
+        TrainConfig(torch_device="tpu")
+    # a config saved before torch's device was named torch_device reads as today's
+    assert TrainConfig(**TrainConfig.upgrade({"device": "cpu", "epochs": 2})) == TrainConfig(epochs=2)
 
 
 def test_one_cycle_on_an_analog_model_peaks_each_layer_at_its_device_lr() -> None:

@@ -30,12 +30,12 @@ def reproduce() -> None:
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: start a local Ray instance).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+@click.option("--torch-device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Train on the CPU or on a GPU (aihwkit built with CUDA).")
 @click.option("--quiet", "-q", is_flag=True)
 def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, dataset_override: str | None,
            batch_size: int | None, limit: int | None, matched_step_lr: bool, analog: str, out_dir: str,
-           backend: str, address: str | None, workers: int, device: str, quiet: bool) -> None:
+           backend: str, address: str | None, workers: int, torch_device: str, quiet: bool) -> None:
     """Regenerate Table 1 (mean ± std per device beside the poster's) and Figures 2, 4 and 5.
 
     Finished runs are kept and skipped when the command is run again; interrupted runs resume.
@@ -52,7 +52,7 @@ def table1(rows: str | None, devices: str, seeds: int, epochs_scale: float, data
             rows=rows, devices=[d.strip() for d in devices.split(",") if d.strip()], seeds=seeds,
             epochs_scale=epochs_scale, dataset_override=dataset_override, out=out_dir, backend=backend,
             workers=workers, address=address, batch_size=batch_size, limit=limit, matched_step_lr=matched_step_lr,
-            analog=analog, quiet=quiet, device=device)
+            analog=analog, quiet=quiet, torch_device=torch_device)
     except SweepInterrupted as exc:  # every finished run is kept; the same command continues
         click.echo(str(exc), err=True)
         raise SystemExit(130) from None

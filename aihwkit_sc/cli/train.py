@@ -43,7 +43,8 @@ def _common(f: Any) -> Any:
 @click.option("--max-lr", default=None, help="One-cycle max LR, or 'auto' to take it from an LR range test.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--count-pulses", is_flag=True, help="Record update pulses of the analog tiles per epoch.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--torch-device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where torch runs (cuda: aihwkit's CUDA simulator); the analog device is --preset.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output directory [runs/MODEL-PRESET-SCHEDULE-sSEED].")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (any number of times).")
@@ -51,7 +52,7 @@ def _common(f: Any) -> Any:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
 def train(model: str, preset: str, dataset: str, batch_size: int, momentum: float, weight_decay: float, seed: int,
           digital_layers: tuple[str, ...], data_root: str | None, limit: int | None, schedule: str,
-          opts: tuple[str, ...], lr: float, max_lr: str | None, epochs: int, count_pulses: bool, device: str,
+          opts: tuple[str, ...], lr: float, max_lr: str | None, epochs: int, count_pulses: bool, torch_device: str,
           out_dir: str | None, resume: bool, overwrite: bool, quiet: bool) -> None:
     """Train MODEL on DATASET with a device PRESET and a SCHEDULE; write metrics, checkpoints and curves."""
     from aihwkit_sc.schedules import check_run_options
@@ -79,7 +80,8 @@ def train(model: str, preset: str, dataset: str, batch_size: int, momentum: floa
         config = TrainConfig(model=model, preset=preset, dataset=dataset, schedule=schedule,
                              schedule_options=schedule_options, epochs=epochs, batch_size=batch_size, lr=lr,
                              momentum=momentum, weight_decay=weight_decay, seed=seed, digital_layers=digital_layers,
-                             data_root=data_root, limit=limit, count_pulses=count_pulses, device=device)
+                             data_root=data_root, limit=limit, count_pulses=count_pulses,
+                             torch_device=torch_device)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     out = Path(out_dir or f"runs/{model}-{preset}-{schedule}-s{seed}")

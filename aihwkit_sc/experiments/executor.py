@@ -136,7 +136,7 @@ def load_result(job: Job) -> dict[str, Any] | None:
         notify(f"{path} cannot be read ({str(exc).splitlines()[0]}); the run will be finished from its checkpoint")
         return None
     wanted = json.loads(json.dumps(job.config.to_json()))  # as stored: tuples become lists
-    return record if record["config"] == wanted else None
+    return record if TrainConfig.upgrade(record["config"]) == wanted else None
 
 
 def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, address: str | None = None,
@@ -160,7 +160,7 @@ def execute(jobs: list[Job], *, backend: str = "local", workers: int = 2, addres
         bar = _progress(len(jobs), len(jobs) - len(todo), quiet)
         args: list[tuple[dict[str, Any], str | None]] = [(jobs[i].config.to_json(), str(jobs[i].out_dir))
                                                          for i in todo]
-        gpus = 1.0 if any(job.config.device == "cuda" for job in jobs) else 0.0
+        gpus = 1.0 if any(job.config.torch_device == "cuda" for job in jobs) else 0.0
         try:
             with rundir.sigterm_raises(KeyboardInterrupt):
                 for k, record in _backend(backend, workers, address, gpus)(args):

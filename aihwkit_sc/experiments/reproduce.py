@@ -61,7 +61,7 @@ def reproduce_table1(
     *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
     dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
     address: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, device: str = "cpu",
+    matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, torch_device: str = "cpu",
 ) -> dict[str, Any]:
     """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
     out = Path(out)
@@ -71,7 +71,7 @@ def reproduce_table1(
         raise ValueError(f"analog must be one of {', '.join(ANALOG_MODES)}, got {analog!r}")
     extra = {"one-cycle": dict(ANALOG_MODES[analog])}  # the poster ran torch's plain cycle: "plain" by default
     common = {"epochs_scale": epochs_scale, "dataset_override": dataset_override, "batch_size": batch_size,
-              "limit": limit, "extra_options": extra, "device": device}
+              "limit": limit, "extra_options": extra, "torch_device": torch_device}
     jobs = sweep.expand(selected, device_names, seeds, out, **common)  # type: ignore[arg-type]
     all_rows = list(selected)
     if matched_step_lr:

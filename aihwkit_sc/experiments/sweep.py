@@ -26,7 +26,7 @@ def scaled_row(row: RowSpec, epochs_scale: float) -> tuple[int, dict[str, Any]]:
 def expand(
     rows: Iterable[RowSpec], devices: Iterable[str], seeds: int, out: Path, *, epochs_scale: float = 1.0,
     dataset_override: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    extra_options: dict[str, dict[str, Any]] | None = None, device: str = "cpu",
+    extra_options: dict[str, dict[str, Any]] | None = None, torch_device: str = "cpu",
 ) -> list[Job]:
     """One :class:`Job` per row × device × seed. ``extra_options[schedule]`` adds options (e.g. device bounds)."""
     from aihwkit_sc import presets
@@ -45,7 +45,7 @@ def expand(
                     model=row.model, preset=canonical, dataset=dataset, schedule=row.schedule,
                     schedule_options=dict(options), epochs=epochs, batch_size=batch_size or row.batch_size,
                     lr=row.lr, momentum=row.momentum, weight_decay=row.weight_decay, seed=seed, limit=limit,
-                    device=device,
+                    torch_device=torch_device,
                 )
                 jobs.append(Job(row.id, canonical, seed, config, out / "runs" / row.id / canonical.replace(":", "_")
                                 / f"s{seed}"))
