@@ -139,6 +139,20 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert "None: every run of the plan has a row." in page
 
 
+def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:
+    assert sc.policy_spec("anneal+xd-step", 2.0, False) == (
+        "cosine", {"lr": 0.1, "min_lr": 0.0, "analog_lr": "device", "device_pulses": 2.0, "xd_refresh": "step"}, 0.1)
+    assert sc.policy_spec("one-cycle", 1.0, True)[1] == {"max_lr": 0.1, "analog_max_lr": None}
+    cell = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "anneal+xd-epoch"), (6,), 2, (6,), 1,
+                   (0.5, 1.0, 2.0), baseline="anneal")
+    rows = [row(p, "tune", s, 6, 0, [acc]) for p in cell.policies for s, acc in ((0.5, .8), (1.0, .9), (2.0, .8))]
+    rows += [row(p, "final", 1.0, 6, 100 + i, [acc], tuned_at=6) for p, accs in
+             (("anneal", (0.90, 0.92)), ("anneal+xd-epoch", (0.93, 0.96))) for i, acc in enumerate(accs)]
+    rows = [r | {"device": "gokmen-vlasov"} for r in rows]
+    assert sc.comparisons(rows, cell) == [("6 ep: anneal+xd-epoch − anneal", [pytest.approx(3.0),
+                                                                              pytest.approx(4.0)])]
+
+
 def test_the_padded_digits_are_the_same_digits() -> None:
     small, small_test = data.mnist_5k()
     big, big_test = data.mnist_5k_32()
@@ -205,3 +219,25 @@ def test_superconvergence_study_end_to_end(tmp_path: Path) -> None:
     assert run_study(tmp_path, "--report-only").returncode == 0
     assert (tmp_path / "s.md").read_text() == rebuilt
     assert json.loads(rows[0]["xd_set"])
+
+
+@pytest.mark.slow
+def test_xd_refresh_study_end_to_end(tmp_path: Path) -> None:
+    script = SCRIPT.with_name("study_xd_refresh.py")
+    args = [sys.executable, str(script), "--cells", "lenet5/gokmen-vlasov", "--budgets", "2", "--tune-budgets", "1",
+            "--seeds", "2", "--tune-seeds", "1", "--grid", "1", "2", "--limit", "64", "--validation", "50", "--quiet",
+            "--work-dir", str(tmp_path / "runs"), "--csv", str(tmp_path / "x.csv"), "--out", str(tmp_path / "x.md")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = sc.read_rows(tmp_path / "x.csv")
+    finals = [r for r in rows if r["phase"] == "final"]
+    assert sorted({r["policy"] for r in finals}) == ["anneal", "anneal+xd-epoch", "anneal+xd-step"]
+    for r in finals:  # the arm reached the run: its summary says which x·d refresh it trained with
+        summary = json.loads((tmp_path / "runs" / "lenet5" / "gokmen-vlasov" / "final"
+                              / f"{r['policy']}-x{r['scale']:g}-e2" / f"s{r['seed']}" / "summary.json").read_text())
+        assert summary["schedule_options"].get("xd_refresh", "none") == r["policy"].partition("+xd-")[2] or (
+            r["policy"] == "anneal" and "xd_refresh" not in summary["schedule_options"])
+        assert len(r["bit_length"]) == 2
+    page = (tmp_path / "x.md").read_text()
+    assert page.startswith("# A device LR that follows x·d") and "2 ep: anneal+xd-step − anneal" in page
+    assert "- `lenet5/semi-ideal`: not started." in page

@@ -19,6 +19,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "benchmarks"
 STUDIES = {
     "ablation": ("study_ablation.py", "Does the one-cycle shape help at the same per-layer device LR? Tuned on "
                  "validation, paired seeds (docs/results/ablation.md)."),
+    "xd-refresh": ("study_xd_refresh.py", "A device LR that follows x·d (xd_refresh epoch/step) against the "
+                   "first batch's, tuned per arm, paired seeds (docs/results/xd-refresh.md)."),
     "pulse-pick": ("study_pulse_pick.py", "Does the range test (device pulses on analog layers) find the "
                    "validation-tuned peak? Paired seeds, Holm (docs/results/pulse-pick.md)."),
     "builds": ("study_builds.py", "aihwkit build variants: analog training speed and sameness, paired seeds "
