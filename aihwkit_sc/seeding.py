@@ -130,6 +130,20 @@ def seed_global(seed: int) -> bool:
     return True
 
 
+def seed_setup(model: nn.Module, seed: int) -> bool:
+    """Seed every tile's generators for the run's set-up (the x·d measurement, a range test) from ``seed`` alone: a
+    freshly built tile's generators otherwise depend on what the process did before (the first run in a process
+    measured a different x·d than the next ones with the same seed)."""
+    tiles = devices.tiles(model)
+    if not tiles or not seedable():
+        return False
+    for index, tile in enumerate(tiles):
+        inner = cpp_tile(tile)
+        if inner is not None and hasattr(inner, "set_random_seed"):
+            inner.set_random_seed(derive(seed, SETUP, index + 1))
+    return True
+
+
 def cpp_tile(tile: Any) -> Any:
     """The C++ simulator tile inside an aihwkit tile module (``None`` when it has none)."""
     return getattr(tile, "tile", None)

@@ -215,6 +215,8 @@ class Run:
         if config.torch_device == "cpu":
             seeding.seed_global(config.seed)  # the tiles built next (and the set-up's draws) repeat
         self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
+        if config.torch_device == "cpu":
+            seeding.seed_setup(self.model, config.seed)  # the set-up's measurements repeat in any process
         if config.torch_device == "cuda":  # aihwkit moves analog tiles to its CUDA simulator with the module
             if not torch.cuda.is_available():
                 raise RuntimeError("torch_device 'cuda' requested but torch sees no GPU (torch.cuda.is_available() "

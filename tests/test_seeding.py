@@ -191,3 +191,22 @@ def test_a_run_summary_says_which_aihwkit_made_it(tmp_path: Path) -> None:
     result = train(TrainConfig(epochs=1, limit=64, batch_size=32, schedule="constant"), tmp_path, quiet=True)
     assert result.summary["aihwkit_build"] == seeding.build_label()
     assert json.loads((tmp_path / "summary.json").read_text())["aihwkit_build"].startswith("seeded")
+
+
+def test_the_set_up_measures_the_same_xd_in_any_process_state() -> None:
+    """The first run in a process measured a different x·d (and so a different device LR) than the next runs with
+    the same seed: a freshly built tile's generators depended on what the process had done before."""
+    from aihwkit_sc.training import Run, TrainConfig
+
+    config = TrainConfig(preset="gokmen-vlasov", schedule="constant", epochs=1, limit=64, batch_size=32, seed=5,
+                         schedule_options={"lr": 0.1, "analog_lr": "device"})
+    code = ("from aihwkit_sc.training import Run, TrainConfig; import json; c = TrainConfig(**json.loads(input())); "
+            "print(json.dumps(Run(c).schedule_options['xd_product']))")
+    import json
+    import subprocess
+    import sys
+
+    fresh = subprocess.run([sys.executable, "-c", code], input=json.dumps(config.to_json()), capture_output=True,
+                           text=True, timeout=300, check=True)
+    first, second = Run(config).schedule_options["xd_product"], Run(config).schedule_options["xd_product"]
+    assert first == second == json.loads(fresh.stdout)
