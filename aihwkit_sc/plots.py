@@ -94,6 +94,9 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     for (name, lr), color in zip(suggestions.items(), ("tab:red", "tab:green", "tab:purple"), strict=False):
         ax.axvline(lr, color=color, linestyle="--", label=f"{name}: {lr:.3g}")
     ax.set_xscale("log")
+    if smoothed:  # a diverging tail would flatten the curve: show up to twice the starting loss
+        low = min(min(losses), min(smoothed))
+        ax.set_ylim(low - 0.05 * abs(low), max(2 * smoothed[0], max(smoothed[: max(1, len(smoothed) // 2)])))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("training loss")
     ax.set_title(title)
