@@ -202,7 +202,8 @@ class Run:
     what the user asked for, so a run resumes under the same command any number of times.
     """
 
-    def __init__(self, config: TrainConfig, schedule_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: TrainConfig, schedule_options: dict[str, Any] | None = None,
+                 preset: presets.Preset | None = None) -> None:
         self.config = config
         seed_everything(config.seed)
         self.train_set, self.test_set, self.val_set = _load_splits(config)
@@ -211,7 +212,8 @@ class Run:
                                        generator=self.generator)
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
-        self.preset = presets.get(config.preset).seeded(config.seed)  # resolved once; the zoo takes the object
+        # resolved once (by train(), or here); the zoo and the schedules take the object, not the name
+        self.preset = (preset if preset is not None else presets.get(config.preset)).seeded(config.seed)
         if config.torch_device == "cpu":
             seeding.seed_global(config.seed)  # the tiles built next (and the set-up's draws) repeat
         self.model = zoo.build(config.model, preset=self.preset, digital_layers=config.digital_layers)
@@ -324,12 +326,19 @@ def canonical(config: TrainConfig) -> TrainConfig:
     """``config`` with its model, preset, dataset and schedule as canonical names (``gv`` -> ``gokmen-vlasov``) and
     its data root as an absolute path (``None`` when it is the default root), so an alias and its name, or a path
     and its spelling, are the same run; raises a one-line error for an unknown name."""
+    return resolve(config)[0]
+
+
+def resolve(config: TrainConfig) -> tuple[TrainConfig, presets.Preset]:
+    """:func:`canonical` and the preset object its name resolved to: the one lookup of a run (:func:`train` hands
+    the object to :class:`Run`, which does not look the name up again)."""
     from aihwkit_sc.plugins import registry
 
+    preset = presets.get(config.preset)
     return dataclasses.replace(
-        config, preset=presets.get(config.preset).name, model=registry("model").resolve(config.model),
+        config, preset=preset.name, model=registry("model").resolve(config.model),
         dataset=registry("dataset").resolve(config.dataset), schedule=registry("schedule").resolve(config.schedule),
-        data_root=_canonical_root(config.data_root))
+        data_root=_canonical_root(config.data_root)), preset
 
 
 def _canonical_root(root: str | None) -> str | None:
@@ -398,11 +407,11 @@ def train(
     run is interrupted (Ctrl-C, SIGTERM) or its files cannot be written; the metrics and the last epoch's checkpoint
     are kept.
     """
-    config = canonical(config)
+    config, preset = resolve(config)  # names resolved once, here at the edge
     schedules.check_run_options(config.schedule, config.schedule_options)  # one line, before anything is touched
     out = Path(out_dir) if out_dir is not None else None
     if out is None:
-        return _train(config, None, None, quiet, on_epoch)
+        return _train(config, None, None, quiet, on_epoch, preset)
     with rundir.locked(out):
         try:
             state = _check_run_dir(config, out, resume, overwrite)
@@ -411,7 +420,7 @@ def train(
                 rundir.atomic_write_text(out / SUMMARY, json.dumps(
                     _summary(config, [], "interrupted", "interrupted by the user (Ctrl-C)", None), indent=2))
             raise
-        return _train(config, out, state, quiet, on_epoch)
+        return _train(config, out, state, quiet, on_epoch, preset)
 
 
 def _check_run_dir(config: TrainConfig, out: Path, resume: bool, overwrite: bool) -> dict[str, Any] | None:
@@ -443,7 +452,7 @@ def _check_run_dir(config: TrainConfig, out: Path, resume: bool, overwrite: bool
 
 
 def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, quiet: bool,
-           on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
+           on_epoch: Callable[[dict[str, Any]], None] | None, preset: presets.Preset | None = None) -> TrainResult:
     metrics: list[dict[str, Any]] = list(state["metrics"]) if state else []
     start_epoch = int(state["epoch"]) if state else 0
     run: Run | None = None
@@ -452,7 +461,7 @@ def _train(config: TrainConfig, out: Path | None, state: dict[str, Any] | None, 
         with rundir.sigterm_raises(_Terminated):
             # set-up (data, model, a range test, the x*d measurement) can take a while: a stop there also ends
             # the run with a summary; a bad option fails here, before anything in ``out`` is touched
-            run = Run(config, schedule_options=state["schedule_options"] if state else None)
+            run = Run(config, schedule_options=state["schedule_options"] if state else None, preset=preset)
             if state is not None:
                 run.restore(state)
             if out:

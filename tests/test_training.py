@@ -261,3 +261,19 @@ def test_one_cycle_on_an_analog_model_peaks_each_layer_at_its_device_lr() -> Non
     assert set(plain.scheduler.peak_lrs) == {0.05}  # max_lr defaults to the config's lr
     digital = Run(tiny(epochs=1, schedule="one-cycle"))
     assert "xd_product" not in digital.schedule_options and set(digital.scheduler.peak_lrs) == {0.05}
+
+
+def test_a_run_resolves_its_preset_name_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names are resolved once at the edge: train() looks the preset up, Run and the zoo take the object."""
+    from aihwkit_sc import presets
+
+    calls: list[str] = []
+    get = presets.get
+
+    def counting(name: Any) -> Any:
+        calls.append(name)
+        return get(name)
+
+    monkeypatch.setattr(presets, "get", counting)
+    train(TrainConfig(preset="gv", schedule="constant", epochs=1, limit=32, batch_size=32), quiet=True)
+    assert calls == ["gv"]
