@@ -90,3 +90,38 @@ def test_a_built_in_study_without_the_repository_is_one_line(monkeypatch: pytest
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith(
         "Error: the built-in studies run from a clone of the aihwkit-sc repository: ")
+
+
+class PlanStudyPlugin:
+    """A third party's plan study: a declared plan on the package's machinery, registered through the hook."""
+
+    def __init__(self, folder: Path) -> None:
+        from aihwkit_sc.experiments.plans import Cell, Study
+
+        cell = Cell("lenet5", "mnist-5k", "pytorch", ("constant", "anneal"), (1,), 2, (1,), 1, (0.5, 1.0, 2.0),
+                    baseline="constant")
+        self.study = Study("my-plan", "my_plan.py", "My plan", (cell,), folder / "my.csv", folder / "my.md")
+
+    @hookimpl
+    def register_studies(self, register: Any) -> None:
+        from aihwkit_sc.experiments import plans
+
+        register("my-plan", lambda argv: plans.main(argv, self.study), description="a plugin's plan")
+
+
+@pytest.mark.slow
+def test_a_plugins_plan_study_runs_through_the_cli(fresh_host: plugins.PluginHost, tmp_path: Path) -> None:
+    plugin = PlanStudyPlugin(tmp_path)
+    assert fresh_host.add_plugin(plugin, "plan-plugin")
+    result = CliRunner().invoke(main, ["study", "run", "my-plan", "--limit", "64", "--validation", "50", "--quiet",
+                                       "--work-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    from aihwkit_sc.experiments import plans
+
+    rows = plans.read_rows(tmp_path / "my.csv")
+    tuned = {p: plans.tuned(rows, plugin.study.plan[0], p, 1) for p in ("constant", "anneal")}
+    assert all(s is not None for s in tuned.values())  # tuned on validation, the grid grown where it had to
+    finals = sorted((r["policy"], r["scale"], r["seed"]) for r in rows if r["phase"] == "final")
+    assert finals == sorted((p, tuned[p], s) for p in ("constant", "anneal") for s in (100, 101))
+    page = (tmp_path / "my.md").read_text()
+    assert page.startswith("# My plan") and "| 1 ep: anneal − constant | 2 |" in page

@@ -18,6 +18,8 @@ import pytest
 from scipy import stats
 
 from aihwkit_sc import data
+from aihwkit_sc.experiments import plans
+from aihwkit_sc.experiments.policies import POLICIES
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "study_superconvergence.py"
 _spec = importlib.util.spec_from_file_location("study_superconvergence", SCRIPT)
@@ -26,7 +28,7 @@ sc = importlib.util.module_from_spec(_spec)
 sys.modules["study_superconvergence"] = sc
 _spec.loader.exec_module(sc)
 
-CELL = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", sc.POLICIES, (3, 6, 12, 24), 3, (3, 24), 2, (0.5, 1.0, 2.0),
+CELL = plans.Cell("lenet5", "mnist-5k", "gokmen-vlasov", POLICIES, (3, 6, 12, 24), 3, (3, 24), 2, (0.5, 1.0, 2.0),
                48)
 
 
@@ -52,36 +54,36 @@ def tuning(scores: dict[tuple[str, int], dict[float, list[float | None]]]) -> li
 
 def test_a_budget_reuses_the_tuning_nearest_on_a_log_scale() -> None:
     assert [CELL.tuned_at(b) for b in (3, 6, 12, 24, 48)] == [3, 3, 24, 24, 24]
-    vgg = sc.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle",), (3, 12), 3, (3,), 1, (1.0,))
+    vgg = plans.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle",), (3, 12), 3, (3,), 1, (1.0,))
     assert vgg.tuned_at(12) == 3
 
 
 def test_a_tuned_scale_on_the_edge_of_its_grid_extends_the_grid() -> None:
     # best at the top edge: x4 is added; once x4 is trained and worse, x2 is the tuned scale
     rows = tuning({("constant", 3): {0.5: [0.90, 0.90], 1.0: [0.92, 0.92], 2.0: [0.95, 0.95]}})
-    assert sc.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
-    assert sc.tuned(rows, CELL, "constant", 3) is None  # x4 is not trained yet: no tuned scale, no finals
+    assert plans.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert plans.tuned(rows, CELL, "constant", 3) is None  # x4 is not trained yet: no tuned scale, no finals
     rows += tuning({("constant", 3): {4.0: [0.97, None]}})  # a diverged seed counts 0: mean 0.485
-    assert sc.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
-    assert sc.tuned(rows, CELL, "constant", 3) == 2.0
+    assert plans.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert plans.tuned(rows, CELL, "constant", 3) == 2.0
     # best at the bottom edge: /2 is added; ties go to the smaller scale
     rows = tuning({("anneal", 24): {0.25: [0.9, 0.9], 0.5: [0.9, 0.9], 1.0: [0.9, 0.9], 2.0: [0.8, 0.8]}})
-    assert sc.grid_of(rows, CELL, "anneal", 24) == [0.125, 0.25, 0.5, 1.0, 2.0]
+    assert plans.grid_of(rows, CELL, "anneal", 24) == [0.125, 0.25, 0.5, 1.0, 2.0]
     # at most MAX_EXTENSIONS extensions
-    grid = {0.5 * 2 ** k: [0.5 + 0.01 * k] * 2 for k in range(3 + sc.MAX_EXTENSIONS)}
+    grid = {0.5 * 2 ** k: [0.5 + 0.01 * k] * 2 for k in range(3 + plans.MAX_EXTENSIONS)}
     rows = tuning({("multistep", 3): grid})
-    assert len(sc.grid_of(rows, CELL, "multistep", 3)) == 3 + sc.MAX_EXTENSIONS
-    assert sc.tuned(rows, CELL, "multistep", 3) == max(grid)
+    assert len(plans.grid_of(rows, CELL, "multistep", 3)) == 3 + plans.MAX_EXTENSIONS
+    assert plans.tuned(rows, CELL, "multistep", 3) == max(grid)
 
 
 def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional_policy_on_validation() -> None:
     interior = {0.5: [0.90, 0.90], 1.0: [0.95, 0.95], 2.0: [0.91, 0.91]}
-    rows = tuning({(p, 24): interior for p in sc.POLICIES})
-    want, waiting = sc.wanted_runs(rows, CELL)
+    rows = tuning({(p, 24): interior for p in POLICIES})
+    want, waiting = plans.wanted_runs(rows, CELL)
     finals = [r for r in want if r["phase"] == "final"]
     # 12 and 24 epochs reuse the 24-epoch tuning; 3 and 6 wait for the 3-epoch one
     assert {(r["policy"], r["budget"]) for r in finals if r["budget"] != 48} == {
-        (p, b) for p in sc.POLICIES for b in (12, 24)}
+        (p, b) for p in POLICIES for b in (12, 24)}
     assert all(r["scale"] == 1.0 and r["tuned_at"] == 24 for r in finals)
     assert sorted(r["seed"] for r in finals if (r["policy"], r["budget"]) == ("anneal", 12)) == [100, 101, 102]
     assert sum("(tuning at 3)" in w for w in waiting) == 8
@@ -90,15 +92,15 @@ def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional
     rows = tuning({("constant", 24): interior, ("anneal", 24): interior,
                    ("multistep", 24): {0.5: [0.9, 0.9], 1.0: [0.96, 0.96], 2.0: [0.9, 0.9]},
                    ("one-cycle", 24): {0.5: [0.9, 0.9], 1.0: [0.99, 0.99], 2.0: [0.9, 0.9]}})
-    assert sc.reference_policy(rows, CELL) == "multistep"
-    want, _ = sc.wanted_runs(rows, CELL)
+    assert plans.reference_policy(rows, CELL) == "multistep"
+    want, _ = plans.wanted_runs(rows, CELL)
     ref = [r for r in want if r["budget"] == 48]
     assert {(r["policy"], r["scale"], r["tuned_at"]) for r in ref} == {("multistep", 1.0, 24)}
     assert [r["seed"] for r in ref] == [100, 101, 102]  # the finals' seeds: paired with every final
 
 
 def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_reach_or_collapsed() -> None:
-    cell = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "one-cycle"), (3, 6), 3, (3,), 1, (0.5, 1.0,
+    cell = plans.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "one-cycle"), (3, 6), 3, (3,), 1, (0.5, 1.0,
                                                                                                          2.0), 12)
     rows = [row(p, "tune", s, 3, 0, [v]) for p in ("anneal", "one-cycle") for s, v in ((0.5, .9), (1.0, .95),
                                                                                       (2.0, .9))]
@@ -111,7 +113,7 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
         for i, acc in enumerate(runs):
             status = "collapsed" if max(acc) <= 0.15 else "diverged" if len(acc) < budget else "complete"
             rows.append(row(policy, "final", 1.0, budget, 100 + i, acc, status, tuned_at=3, cell=cell))
-    page = sc.report(rows, [cell], "x.csv")
+    page = plans.report(rows, [cell], "x.csv", study=sc.SUPERCONVERGENCE)
     assert "| anneal | 96.23 ± 0.32 (n=3) | 66.00 ± 48.66 (n=3), 1 collapsed |" in page
     assert "| one-cycle | 96.83 ± 0.76 (n=3) | 69.17 ± 51.24 (n=3), 1 diverged |" in page  # diverged counts 10 %
     assert "Long reference: `anneal`" in page and "for 12 epochs: 97.17 ± 0.29 (n=3)" in page
@@ -119,7 +121,7 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert "| one-cycle | 1/3, epoch 3 | 2/3, epoch 5 |" in page
     assert "| anneal | 0/3 | 1/3, epoch 6 |" in page  # nor does the collapsed run
     # every paired difference on the page: scipy's t interval and p, Holm across the page's family
-    family = sc.comparisons(rows, cell)
+    family = plans.comparisons(rows, cell)
     assert [label for label, _ in family] == ["3 ep: one-cycle − anneal", "6 ep: one-cycle − anneal",
                                               "anneal 3 ep − reference", "anneal 6 ep − reference",
                                               "one-cycle 3 ep − reference", "one-cycle 6 ep − reference"]
@@ -140,16 +142,16 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
 
 
 def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:
-    assert sc.policy_spec("anneal+xd-step", 2.0, False) == (
+    assert plans.policy_spec("anneal+xd-step", 2.0, False) == (
         "cosine", {"lr": 0.1, "min_lr": 0.0, "analog_lr": "device", "device_pulses": 2.0, "xd_refresh": "step"}, 0.1)
-    assert sc.policy_spec("one-cycle", 1.0, True)[1] == {"max_lr": 0.1, "analog_max_lr": None}
-    cell = sc.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "anneal+xd-epoch"), (6,), 2, (6,), 1,
+    assert plans.policy_spec("one-cycle", 1.0, True)[1] == {"max_lr": 0.1, "analog_max_lr": None}
+    cell = plans.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "anneal+xd-epoch"), (6,), 2, (6,), 1,
                    (0.5, 1.0, 2.0), baseline="anneal")
     rows = [row(p, "tune", s, 6, 0, [acc]) for p in cell.policies for s, acc in ((0.5, .8), (1.0, .9), (2.0, .8))]
     rows += [row(p, "final", 1.0, 6, 100 + i, [acc], tuned_at=6) for p, accs in
              (("anneal", (0.90, 0.92)), ("anneal+xd-epoch", (0.93, 0.96))) for i, acc in enumerate(accs)]
     rows = [r | {"device": "gokmen-vlasov"} for r in rows]
-    assert sc.comparisons(rows, cell) == [("6 ep: anneal+xd-epoch − anneal", [pytest.approx(3.0),
+    assert plans.comparisons(rows, cell) == [("6 ep: anneal+xd-epoch − anneal", [pytest.approx(3.0),
                                                                               pytest.approx(4.0)])]
 
 
@@ -176,17 +178,17 @@ def test_superconvergence_study_end_to_end(tmp_path: Path) -> None:
     done = run_study(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
-    typed = sc.read_rows(tmp_path / "s.csv")
-    cell = sc.select(sc.parse(["--cells", "lenet5/gokmen-vlasov", "--policies", "constant", "one-cycle", "--budgets",
-                               "1", "2", "--tune-budgets", "1", "--seeds", "2", "--tune-seeds", "1", "--grid", "1",
-                               "2", "--reference", "3"]))[0]
+    typed = plans.read_rows(tmp_path / "s.csv")
+    given = ["--cells", "lenet5/gokmen-vlasov", "--policies", "constant", "one-cycle", "--budgets", "1", "2",
+             "--tune-budgets", "1", "--seeds", "2", "--tune-seeds", "1", "--grid", "1", "2", "--reference", "3"]
+    cell = plans.select(plans.parse(given, sc.SUPERCONVERGENCE), sc.PLAN)[0]
     for policy in ("constant", "one-cycle"):
         tune = {r["scale"]: r["final_accuracy"] or 0.0 for r in typed if (r["policy"], r["phase"]) == (policy, "tune")}
         best = max(sorted(tune), key=lambda s: tune[s])
         grid = sorted(tune)
         # the tuned scale is the best trained one, and inside the grid unless the grid grew as far as it may
-        assert sc.tuned(typed, cell, policy, 1) == best
-        assert grid[0] < best < grid[-1] or len(grid) == 2 + sc.MAX_EXTENSIONS
+        assert plans.tuned(typed, cell, policy, 1) == best
+        assert grid[0] < best < grid[-1] or len(grid) == 2 + plans.MAX_EXTENSIONS
         finals = [r for r in typed if (r["policy"], r["phase"]) == (policy, "final") and r["budget"] in (1, 2)]
         assert {(r["scale"], r["budget"], r["seed"]) for r in finals} == {(best, b, s) for b in (1, 2)
                                                                            for s in (100, 101)}
@@ -229,7 +231,7 @@ def test_xd_refresh_study_end_to_end(tmp_path: Path) -> None:
             "--work-dir", str(tmp_path / "runs"), "--csv", str(tmp_path / "x.csv"), "--out", str(tmp_path / "x.md")]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = sc.read_rows(tmp_path / "x.csv")
+    rows = plans.read_rows(tmp_path / "x.csv")
     finals = [r for r in rows if r["phase"] == "final"]
     assert sorted({r["policy"] for r in finals}) == ["anneal", "anneal+xd-epoch", "anneal+xd-step"]
     for r in finals:  # the arm reached the run: its summary says which x·d refresh it trained with
