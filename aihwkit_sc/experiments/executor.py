@@ -2,7 +2,7 @@
 
 Every run goes through the one training loop (:func:`aihwkit_sc.training.train`) into its own directory. The demo,
 the examples, Table 1 (:mod:`aihwkit_sc.experiments.sweep` expands its rows into :class:`Job` s) and the study
-scripts all run here:
+scripts all run through this module:
 
 - :func:`run_all` trains ``(TrainConfig, out_dir)`` pairs and returns their records (the demo, the examples);
 - :func:`execute` runs :class:`Job` s with a result file per run: when a run ends its ``result.json`` is written
