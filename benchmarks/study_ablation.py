@@ -56,10 +56,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.executor import Job, SweepInterrupted
 from aihwkit_sc.experiments.policies import DIGITAL_LR, POLICIES
 from aihwkit_sc.experiments.policies import run_spec as policy_spec
-from aihwkit_sc.experiments.studies import StudyTable, missing, write_page
+from aihwkit_sc.experiments.studies import StudyTable, missing, train_rows, write_page
 from aihwkit_sc.experiments.tables import COLLAPSE_FACTOR, collapsed, markdown_table, mean_std, paired_difference
 from aihwkit_sc.training import TrainConfig
 
@@ -247,23 +247,15 @@ def train_missing(wanted: list[dict[str, Any]], args: argparse.Namespace) -> Non
     if not todo:
         return
     print(f"{len(todo)} of {len(wanted)} runs to train", file=sys.stderr)
-    jobs = [to_job(meta, args) for meta in todo]
-    by_dir = {job.out_dir: meta for job, meta in zip(jobs, todo, strict=True)}
-    written: set[Path] = set()
 
-    def write(job: Job, record: dict[str, Any]) -> None:
-        meta = by_dir[job.out_dir]
-        if telemetry:
-            if record["summary"]["status"] == "complete":  # one append: a crash tears at most the last row
-                StudyTable(path, TELEMETRY_FIELDS).append(telemetry_rows(record, meta))
-        else:
-            append_row(path, compact(record, meta))
-        written.add(job.out_dir)
+    def rows_of(meta: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:
+        if not telemetry:
+            return [compact(record, meta)]
+        return telemetry_rows(record, meta) if record["summary"]["status"] == "complete" else []
 
-    records = execute(jobs, workers=args.workers, quiet=args.quiet, on_result=write)
-    for job, record in zip(jobs, records, strict=True):  # finished in runs/ earlier, but not in the CSV yet
-        if record is not None and job.out_dir not in written:
-            write(job, record)
+    train_rows(todo, lambda meta: to_job(meta, args), rows_of,
+               StudyTable(path, TELEMETRY_FIELDS) if telemetry else runs_table(path), workers=args.workers,
+               quiet=args.quiet)
 
 
 def tuned_scales(rows: list[dict[str, Any]]) -> dict[str, float]:

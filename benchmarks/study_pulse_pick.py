@@ -28,9 +28,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.executor import Job, SweepInterrupted
 from aihwkit_sc.experiments.policies import DIGITAL_LR, run_spec
-from aihwkit_sc.experiments.studies import StudyTable, add_study_options, missing, run_then_report, write_page
+from aihwkit_sc.experiments.studies import (
+    StudyTable,
+    add_study_options,
+    missing,
+    run_then_report,
+    train_rows,
+    write_page,
+)
 from aihwkit_sc.experiments.tables import collapsed, holm, markdown_table, mean_std, paired_difference, paired_p_value
 from aihwkit_sc.training import TrainConfig
 
@@ -126,20 +133,13 @@ def train_missing(args: argparse.Namespace) -> None:
     if not todo:
         return
     print(f"{len(todo)} of {len(want)} runs to train", file=sys.stderr)
-    scale_of = {id(m): ("auto" if m["arm"] == "auto" else scales[f"{m['device']}/{m['policy']}"]) for m in todo}
-    jobs = [to_job(m, scale_of[id(m)], args) for m in todo]
-    by_dir = {job.out_dir: m for job, m in zip(jobs, todo, strict=True)}
-    written: set[Path] = set()
 
-    def write(job: Job, record: dict[str, Any]) -> None:
-        meta = by_dir[job.out_dir]
-        table(args.csv).append([compact(record, meta, scale_of[id(meta)])])
-        written.add(job.out_dir)
+    def scale_of(meta: dict[str, Any]) -> float | str:
+        return "auto" if meta["arm"] == "auto" else scales[f"{meta['device']}/{meta['policy']}"]
 
-    records = execute(jobs, workers=args.workers, quiet=args.quiet, on_result=write)
-    for job, record in zip(jobs, records, strict=True):
-        if record is not None and job.out_dir not in written:
-            write(job, record)
+    train_rows(todo, lambda meta: to_job(meta, scale_of(meta), args),
+               lambda meta, record: [compact(record, meta, scale_of(meta))], table(args.csv), workers=args.workers,
+               quiet=args.quiet)
 
 
 def accuracy(r: dict[str, Any]) -> float:

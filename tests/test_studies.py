@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aihwkit_sc.experiments.studies import FINDINGS, StudyTable, add_study_options, missing, run_then_report, write_page
+from aihwkit_sc.experiments.executor import Job, execute
+from aihwkit_sc.experiments.studies import (
+    FINDINGS,
+    StudyTable,
+    add_study_options,
+    missing,
+    run_then_report,
+    train_rows,
+    write_page,
+)
+from aihwkit_sc.training import TrainConfig
 
 FIELDS = ("device", "seed", "accuracies", "status")
 
@@ -49,6 +61,35 @@ def test_missing_keeps_plan_order_and_skips_what_is_done() -> None:
     plan = [("gv", 0), ("gv", 1), ("si", 0), ("si", 1)]
     assert missing(plan, {("gv", 1), ("si", 0)}, lambda run: run) == [("gv", 0), ("si", 1)]
     assert missing(plan, [], lambda run: run[0]) == plan
+
+
+def test_train_rows_appends_one_row_per_run_including_one_finished_earlier_but_never_written(tmp_path: Path) -> None:
+    """The shared way studies train: a run trained now is appended as it ends, and a run whose folder already holds
+    its result (a crash between its end and its append) is appended from that folder, without training again."""
+    configs = [TrainConfig(epochs=1, limit=64, batch_size=32, lr=0.05, seed=s) for s in (0, 7)]
+    plan = [{"seed": c.seed, "config": c, "out": tmp_path / f"s{c.seed}"} for c in configs]
+
+    def job_of(run: dict[str, Any]) -> Job:
+        return Job("row", "pytorch", run["seed"], run["config"], run["out"])
+
+    (earlier,) = execute([job_of(plan[0])], workers=1, quiet=True)  # finished, its row never written
+    assert earlier is not None
+    written_at = (plan[0]["out"] / "result.json").stat().st_mtime_ns
+    table = StudyTable(tmp_path / "rows.csv", ("seed", "status", "accuracies"))
+
+    def rows_of(run: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"seed": run["seed"], "status": record["summary"]["status"],
+                 "accuracies": [m["test_accuracy"] for m in record["metrics"]]}]
+
+    train_rows(plan, job_of, rows_of, table, workers=1, quiet=True)
+    rows = table.read()
+    assert [int(r["seed"]) for r in rows] == [7, 0]  # the new run as it ended, then the earlier one
+    assert all(r["status"] == "complete" for r in rows)
+    assert json.loads(rows[1]["accuracies"]) == [m["test_accuracy"] for m in earlier["metrics"]]
+    assert (plan[0]["out"] / "result.json").stat().st_mtime_ns == written_at  # read, not trained again
+    assert len(json.loads(rows[0]["accuracies"])) == 1
+    with pytest.raises(ValueError, match="share a run folder"):
+        train_rows(plan[:1] * 2, job_of, rows_of, table, workers=1, quiet=True)
 
 
 def test_a_page_keeps_its_hand_written_findings(tmp_path: Path) -> None:

@@ -27,9 +27,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted, execute
+from aihwkit_sc.experiments.executor import Job, SweepInterrupted
 from aihwkit_sc.experiments.policies import CONVENTIONAL, DIGITAL_LR, run_spec
-from aihwkit_sc.experiments.studies import StudyTable, add_study_options, missing, run_then_report, write_page
+from aihwkit_sc.experiments.studies import (
+    StudyTable,
+    add_study_options,
+    missing,
+    run_then_report,
+    train_rows,
+    write_page,
+)
 from aihwkit_sc.experiments.tables import (
     COLLAPSE_FACTOR,
     collapsed,
@@ -181,18 +188,8 @@ def train_missing(wanted: list[dict[str, Any]], cell: Cell, args: argparse.Names
     if not todo:
         return
     print(f"{cell.name}: {len(todo)} of {len(wanted)} runs to train", file=sys.stderr)
-    jobs = [to_job(meta, cell, args) for meta in todo]
-    by_dir = {job.out_dir: meta for job, meta in zip(jobs, todo, strict=True)}
-    written: set[Path] = set()
-
-    def write(job: Job, record: dict[str, Any]) -> None:
-        table(args.csv).append([compact(record, by_dir[job.out_dir])])
-        written.add(job.out_dir)
-
-    records = execute(jobs, workers=args.workers, quiet=args.quiet, on_result=write)
-    for job, record in zip(jobs, records, strict=True):  # finished in runs/ earlier, not in the CSV yet
-        if record is not None and job.out_dir not in written:
-            write(job, record)
+    train_rows(todo, lambda meta: to_job(meta, cell, args), lambda meta, record: [compact(record, meta)],
+               table(args.csv), workers=args.workers, quiet=args.quiet)
 
 
 def runs(cell: Cell, phase: str, policy: str, scales: Iterable[float], budgets: Iterable[int],

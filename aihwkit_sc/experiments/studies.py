@@ -3,7 +3,8 @@ on reading and ended before the next append, so that run is trained again), the 
 it (resume by key), and its page (regenerated from the CSV; findings written by hand below a marker are kept).
 A torn line is cut off before the next append (a torn quoted field would swallow the rows after it).
 
-Used by the studies in ``benchmarks/`` (``study_ablation.py``, ``study_builds.py``, ``study_batched.py``).
+Also the one way a study trains what is missing (:func:`train_rows`: planned runs onto the executor, one row per run
+appended as it ends). Used by :mod:`aihwkit_sc.experiments.plans` and the studies in ``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from aihwkit_sc.experiments.executor import Job, execute
 
 T = TypeVar("T")
 
@@ -68,6 +71,31 @@ def missing(planned: Iterable[T], done: Iterable[Hashable], key: Callable[[T], H
     """The planned runs whose key is not among ``done`` (the keys of the rows already in the CSV), in plan order."""
     finished = set(done)
     return [run for run in planned if key(run) not in finished]
+
+
+def train_rows(todo: Sequence[T], job_of: Callable[[T], Job],
+               rows_of: Callable[[T, dict[str, Any]], list[dict[str, Any]]], table: StudyTable, *, workers: int,
+               quiet: bool = False) -> None:
+    """Train the planned runs ``todo`` on the executor and append each run's rows (``rows_of(run, record)``, one
+    append per run, so a crash tears at most the last line) to ``table`` as the run ends, diverged runs included.
+    A run that had finished in its folder earlier (a crash between its end and its append) is appended too.
+    Ctrl-C raises :class:`~aihwkit_sc.experiments.executor.SweepInterrupted` after the finished rows are written."""
+    jobs = [job_of(run) for run in todo]
+    by_dir = {job.out_dir: run for job, run in zip(jobs, todo, strict=True)}
+    if len(by_dir) != len(jobs):
+        raise ValueError("two planned runs share a run folder; each run needs its own out_dir")
+    written: set[Path] = set()
+
+    def write(job: Job, record: dict[str, Any]) -> None:
+        rows = rows_of(by_dir[job.out_dir], record)
+        if rows:
+            table.append(rows)
+        written.add(job.out_dir)
+
+    records = execute(jobs, workers=workers, quiet=quiet, on_result=write)
+    for job, record in zip(jobs, records, strict=True):
+        if record is not None and job.out_dir not in written:
+            write(job, record)
 
 
 def write_page(path: Path, text: str, *, findings: bool = False) -> None:
