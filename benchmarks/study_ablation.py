@@ -56,10 +56,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted
+from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.policies import DIGITAL_LR, POLICIES
 from aihwkit_sc.experiments.policies import run_spec as policy_spec
-from aihwkit_sc.experiments.studies import StudyTable, missing, train_rows, write_page
+from aihwkit_sc.experiments.studies import (
+    StudyTable,
+    add_study_options,
+    missing,
+    run_then_report,
+    train_rows,
+    write_page,
+)
 from aihwkit_sc.experiments.tables import COLLAPSE_FACTOR, collapsed, markdown_table, mean_std, paired_difference
 from aihwkit_sc.training import TrainConfig
 
@@ -568,14 +575,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--phase", choices=["tune", "final", "telemetry", "all"], default="all")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "ablation")
-    p.add_argument("--csv", type=Path, default=RESULTS / "ablation.csv")
     p.add_argument("--telemetry-csv", type=Path, default=RESULTS / "ablation-telemetry.csv")
-    p.add_argument("--out", type=Path, default=RESULTS / "ablation.md")
+    add_study_options(p, csv=RESULTS / "ablation.csv", out=RESULTS / "ablation.md")
     p.add_argument("--pin", nargs="+", default=[], metavar="DEVICE/POLICY=SCALE",
                    help="final runs of a policy at this scale instead of its tuned one (a re-run the page reports "
                         "apart from the tuned finals)")
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     pins = {}
     for spec in args.pin:
@@ -594,36 +598,44 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Train what the CSVs lack, device by device (the page rewritten after each: whole answers arrive first), then
+    the page; Ctrl-C keeps the finished rows and the page shows them."""
     args = parse(argv)
-    try:
-        study(args)
-    except SweepInterrupted as exc:  # finished runs are in the CSV; the same command continues
-        write_report(read_rows(args.csv), args)
-        raise SystemExit(f"{exc}; the page shows the rows so far") from None
+
+    def run_missing() -> None:
+        for device in args.devices:
+            try:
+                train_device(device, args)
+            finally:  # the page follows the rows, whatever stops the device
+                rows = read_rows(args.csv)
+                if rows:
+                    write_report(rows, args)
+
+    def write(rows: list[dict[str, Any]]) -> str:
+        write_report(rows, args)
+        return str(args.out)
+
+    run_then_report(args, run_missing, lambda: read_rows(args.csv), write)
 
 
-def study(args: argparse.Namespace) -> None:
+def train_device(device: str, args: argparse.Namespace) -> None:
+    """The device's tuning, finals (and references) and telemetry runs that the CSVs lack, as ``--phase`` says."""
     policies = [p for p in args.policies if p in POLICIES]
     references = [p for p in args.policies if p in REFERENCES]
-    for device in [] if args.report_only else args.devices:  # device by device: whole answers arrive first
-        if args.phase in ("tune", "all"):
-            train_missing(plan("tune", [device], policies, None, [args.tune_budget], range(args.tune_seeds), args),
-                          args)
-        if args.phase in ("final", "all"):
-            scales = tuned_scales(read_rows(args.csv)) | args.pin
-            untuned = [f"{device}/{p}" for p in policies if f"{device}/{p}" not in scales]
-            if untuned:
-                raise SystemExit(f"no tuning results for {', '.join(untuned)}: run --phase tune first")
-            seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
-            train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
-                          + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
-        if args.phase in ("telemetry", "all") and device not in DIGITAL and device not in TRANSPLANTS:
-            scales = tuned_scales(read_rows(args.csv))
-            train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
-                               [args.tune_budget], [FINAL_SEED0], args), args)
-        write_report(read_rows(args.csv), args)
-    write_report(read_rows(args.csv), args)
-    print(f"wrote {args.out}")
+    if args.phase in ("tune", "all"):
+        train_missing(plan("tune", [device], policies, None, [args.tune_budget], range(args.tune_seeds), args), args)
+    if args.phase in ("final", "all"):
+        scales = tuned_scales(read_rows(args.csv)) | args.pin
+        untuned = [f"{device}/{p}" for p in policies if f"{device}/{p}" not in scales]
+        if untuned:
+            raise SystemExit(f"no tuning results for {', '.join(untuned)}: run --phase tune first")
+        seeds = range(FINAL_SEED0, FINAL_SEED0 + args.seeds)
+        train_missing(plan("final", [device], policies, scales, args.budgets, seeds, args)
+                      + plan("final", [device], references, None, [args.ref_budget], seeds, args), args)
+    if args.phase in ("telemetry", "all") and device not in DIGITAL and device not in TRANSPLANTS:
+        scales = tuned_scales(read_rows(args.csv))
+        train_missing(plan("telemetry", [device], [p for p in policies if f"{device}/{p}" in scales], scales,
+                           [args.tune_budget], [FINAL_SEED0], args), args)
 
 
 if __name__ == "__main__":

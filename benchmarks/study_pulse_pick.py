@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted
+from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.policies import DIGITAL_LR, run_spec
 from aihwkit_sc.experiments.studies import (
     StudyTable,
@@ -221,10 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         write_page(args.out, report(rows, tuned_scales(args.ablation_csv), args.csv.name), findings=True)
         return str(args.out)
 
-    try:
-        run_then_report(args, lambda: train_missing(args), lambda: read_rows(args.csv), write)
-    except SweepInterrupted as exc:
-        raise SystemExit(f"{exc}; the page shows the rows so far") from None
+    run_then_report(args, lambda: train_missing(args), lambda: read_rows(args.csv), write)
 
 
 if __name__ == "__main__":

@@ -114,11 +114,14 @@ def test_a_study_command_keeps_finished_rows_on_ctrl_c_and_refuses_an_empty_csv(
         table.append([{"device": "gv", "seed": 0, "accuracies": [0.9], "status": "complete"}])
         raise KeyboardInterrupt
 
-    with pytest.raises(SystemExit) as stopped:
-        run_then_report(args, run_two_then_stop, table.read, lambda rows: "never")
-    assert stopped.value.code == 130 and "run the same command again to continue" in capsys.readouterr().err
-    assert len(table.read()) == 1  # what finished stays
     written: list[int] = []
+    with pytest.raises(SystemExit) as stopped:
+        run_then_report(args, run_two_then_stop, table.read, lambda rows: f"page of {written.append(len(rows))}")
+    err = capsys.readouterr().err
+    assert stopped.value.code == 130 and "run the same command again to continue" in err
+    assert len(table.read()) == 1  # what finished stays
+    assert written == [1] and "on the page (page of None)" in err  # and the page shows it
+    written.clear()
     report_only = parser.parse_args(["--report-only"])
     run_then_report(report_only, lambda: pytest.fail("trained"), table.read,
                     lambda rows: str(written.append(len(rows))))

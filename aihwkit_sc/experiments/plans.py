@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from aihwkit_sc.experiments.executor import Job, SweepInterrupted
+from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.policies import CONVENTIONAL, DIGITAL_LR, run_spec
 from aihwkit_sc.experiments.studies import (
     StudyTable,
@@ -624,7 +624,4 @@ def main(argv: list[str] | None, study: Study) -> None:
         plot(rows, every, args.out)
         return str(args.out)
 
-    try:
-        run_then_report(args, run_missing, lambda: read_rows(args.csv), write_report_for)
-    except SweepInterrupted as exc:
-        raise SystemExit(f"{exc}; the page shows the rows so far") from None
+    run_then_report(args, run_missing, lambda: read_rows(args.csv), write_report_for)

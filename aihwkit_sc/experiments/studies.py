@@ -119,13 +119,16 @@ def add_study_options(parser: argparse.ArgumentParser, *, csv: Path, out: Path) 
 
 def run_then_report(args: argparse.Namespace, run_missing: Callable[[], None],
                     rows: Callable[[], list[dict[str, Any]]], write: Callable[[list[dict[str, Any]]], str]) -> None:
-    """A study's command: train the missing runs (unless ``--report-only``; Ctrl-C keeps the finished rows and says
-    how to continue), then rewrite the page from the CSV alone (``write(rows)`` returns what it wrote)."""
+    """A study's command: train the missing runs (unless ``--report-only``; Ctrl-C or SIGTERM keeps the finished rows,
+    rewrites the page from them and says how to continue), then rewrite the page from the CSV alone (``write(rows)``
+    returns what it wrote)."""
     if not args.report_only:
         try:
             run_missing()
-        except KeyboardInterrupt:
-            print("interrupted: the finished runs are in the CSV; run the same command again to continue",
+        except KeyboardInterrupt:  # the executor's SweepInterrupted too
+            so_far = rows()
+            shown = f" and on the page ({write(so_far)})" if so_far else ""
+            print(f"interrupted: the finished runs are in the CSV{shown}; run the same command again to continue",
                   file=sys.stderr)
             raise SystemExit(130) from None
     table = rows()
