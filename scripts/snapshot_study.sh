@@ -7,6 +7,6 @@ name=$1 csv=$2 page=$3
 snap=$(mktemp -d)/$(basename "$csv")
 cp "$csv" "$snap"
 .venv/bin/aihwkit-sc study report "$name" --csv "$snap" --out "$page" --quiet
-git add "$page"; [ -f "${page%.md}.png" ] && git add "${page%.md}.png"
+git add "$page"; for fig in "${page%.md}.png" "${page%.md}-pulses.png"; do [ -f "$fig" ] && git add "$fig"; done
 git update-index --add --cacheinfo "100644,$(git hash-object -w "$snap"),$csv"
 echo "staged $(($(wc -l < "$snap") - 1)) rows of $csv and $page rebuilt from them"

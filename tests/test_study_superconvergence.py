@@ -155,6 +155,28 @@ def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with
                                                                               pytest.approx(4.0)])]
 
 
+def test_pulses_over_training_are_the_seed_mean_per_layer_and_epoch_at_the_longest_budget(tmp_path: Path) -> None:
+    cell = plans.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "anneal+xd-epoch"), (2, 4), 2, (2,), 1,
+                      (0.5, 1.0, 2.0), baseline="anneal")
+    rows = [row(p, "tune", s, 2, 0, [acc]) for p in cell.policies for s, acc in ((0.5, .8), (1.0, .9), (2.0, .8))]
+
+    def final(policy: str, budget: int, seed: int, bits: list[list[float | None]]) -> dict[str, Any]:
+        return row(policy, "final", 1.0, budget, seed, [0.9] * budget, tuned_at=2) | {"bit_length": bits}
+
+    rows += [final("anneal", 2, 100, [[9.0, 9.0], [9.0, 9.0]]),  # a shorter budget: not drawn
+             final("anneal", 4, 100, [[2.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, None]]),
+             final("anneal", 4, 101, [[4.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, 0.5]]),
+             final("anneal+xd-epoch", 4, 100, [[2.0, 2.0]] * 4)]
+    ((drawn, budget, series),) = plans.pulse_series(rows, [cell])
+    assert drawn is cell and budget == 4
+    assert series["anneal"] == [[3.0, 1.0, 0.5, 0.25], [4.0, 2.0, 1.0, 0.5]]  # per layer; a missing value skipped
+    assert series["anneal+xd-epoch"] == [[2.0] * 4, [2.0] * 4]
+    assert plans.plot_pulses(rows, [cell], tmp_path / "p.md") == tmp_path / "p-pulses.png"
+    assert (tmp_path / "p-pulses.png").read_bytes()[:4] == b"\x89PNG"
+    digital = plans.Cell("lenet5", "mnist-5k", "pytorch", ("anneal",), (2,), 1, (2,), 1, (0.5, 1.0, 2.0))
+    assert plans.pulse_series([r | {"device": "pytorch", "bit_length": []} for r in rows], [digital]) == []
+
+
 def test_the_padded_digits_are_the_same_digits() -> None:
     small, small_test = data.mnist_5k()
     big, big_test = data.mnist_5k_32()
@@ -243,3 +265,4 @@ def test_xd_refresh_study_end_to_end(tmp_path: Path) -> None:
     page = (tmp_path / "x.md").read_text()
     assert page.startswith("# A device LR that follows x·d") and "2 ep: anneal+xd-step − anneal" in page
     assert "- `lenet5/semi-ideal`: not started." in page
+    assert "](x-pulses.png)" in page and (tmp_path / "x-pulses.png").read_bytes()[:4] == b"\x89PNG"

@@ -406,6 +406,10 @@ def report(rows: list[dict[str, Any]], cells: list[Cell], csv_name: str, validat
     if any(finals(rows, c) for c in cells):  # plot() draws the cells with finals next to the page
         image = figure or study.out.stem + ".png"
         lines += [f"![Test accuracy against budget, mean with 95 % interval, per cell]({image})", ""]
+    if any(r["bit_length"] for c in cells for r in finals(rows, c)):  # plot_pulses() draws it
+        image = pulses_figure(Path(figure or study.out.stem + ".png")).name
+        lines += [f"![Pulses per cross-point (mean bit length) per epoch and analog layer, at each cell's longest "
+                  f"final budget]({image})", ""]
     lines += ["## Missing cells", ""]
     if missing_lines:
         lines += ["Runs the plan wants that have no row yet (compute ran out); this command trains exactly those and "
@@ -559,6 +563,68 @@ def plot(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | Non
     return path
 
 
+def pulses_figure(out: Path) -> Path:
+    """Where :func:`plot_pulses` draws, next to the page."""
+    return out.with_name(out.stem + "-pulses.png")
+
+
+def pulse_series(rows: list[dict[str, Any]], cells: list[Cell]) -> list[tuple[Cell, int, dict[str, list[list[float]]]]]:
+    """Pulses per cross-point over training, per analog cell with telemetry: (cell, its longest final budget with
+    telemetry (not the reference's), policy -> per layer the mean bit length of each epoch over the seeds)."""
+    out = []
+    for cell in cells:
+        tele = [r for r in finals(rows, cell) if r["bit_length"] and r["budget"] in cell.budgets]
+        if not tele:
+            continue
+        budget = max(r["budget"] for r in tele)
+        series = {}
+        for policy in cell.policies:
+            rs = cell_runs(tele, policy, budget)
+            if not rs:
+                continue
+            epochs, layers = min(len(r["bit_length"]) for r in rs), min(len(r["bit_length"][0]) for r in rs)
+            series[policy] = [[statistics.mean(v) if (v := [r["bit_length"][e][i] for r in rs
+                                                            if r["bit_length"][e][i] is not None]) else math.nan
+                               for e in range(epochs)] for i in range(layers)]
+        out.append((cell, budget, series))
+    return out
+
+
+def plot_pulses(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | None:
+    """:func:`pulse_series` drawn: analog cells in rows, layers in columns, one line per policy; 1 pulse dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = pulse_series(rows, cells)
+    if not shown:
+        return None
+    n_layers = max(len(layers) for _, _, series in shown for layers in series.values())
+    fig, axes = plt.subplots(len(shown), n_layers, figsize=(2.6 * n_layers, 2.4 * len(shown)), dpi=110,
+                             squeeze=False)
+    for row, (cell, budget, series) in zip(axes, shown, strict=True):
+        for layer, ax in enumerate(row):
+            for policy, layers in series.items():
+                if layer < len(layers):
+                    ax.plot(range(1, len(layers[layer]) + 1), layers[layer], marker="o", markersize=2, label=policy)
+            if not ax.lines:
+                ax.set_visible(False)
+                continue
+            ax.set_ylim(bottom=0)
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+            ax.set_title(f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}: layer {layer + 1}", fontsize=8)
+            ax.set_xlabel(f"epoch (of {budget})", fontsize=8)
+            ax.tick_params(labelsize=7)
+        row[0].set_ylabel("pulses per cross-point\n(mean bit length)", fontsize=8)
+        row[0].legend(fontsize=6)
+    fig.tight_layout()
+    path = pulses_figure(out)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _half_width(values: list[float]) -> float:
     """Half-width of the 95 % t interval of the mean (0 for a single value)."""
     from scipy import stats
@@ -622,6 +688,7 @@ def main(argv: list[str] | None, study: Study) -> None:
         write_page(args.out, report(rows, every, args.csv.name, args.validation, study=study,
                                            figure=args.out.with_suffix(".png").name), findings=True)
         plot(rows, every, args.out)
+        plot_pulses(rows, every, args.out)
         return str(args.out)
 
     run_then_report(args, run_missing, lambda: read_rows(args.csv), write_report_for)
