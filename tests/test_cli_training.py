@@ -80,9 +80,16 @@ def test_demo_cli_tiny(tmp_path: Path) -> None:
                                        "--dataset", "mnist-5k", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("| mnist-5k")]
-    assert len(lines) == 2 and lines[0].split("|")[3].strip() == "step/0.01/0.94/2"
+    settings = [line.split("|")[3].strip() for line in lines]
+    assert settings == ["step/0.01/0.94/2", "CLR/0.01-0.1/0.48 +device peak", "cosine/0.1-0 +device peak (recommended)"]
+    assert [line.split("|")[4].strip() for line in lines] == ["0.9", "0.95-0.85", "0.9"]
     demo = json.loads((out / "demo.json").read_text())
-    assert demo["dataset"] == "mnist-5k" and len(demo["final_test_accuracy"]) == 6
+    assert demo["dataset"] == "mnist-5k" and len(demo["final_test_accuracy"]) == 9
+    # the recommended row anneals from one-cycle's device peak: the same device_pulses, the same digital peak
+    cosine = json.loads((out / "runs" / "cosine-gokmen-vlasov-s0" / "summary.json").read_text())
+    cycle = json.loads((out / "runs" / "one-cycle-gokmen-vlasov-s0" / "summary.json").read_text())
+    assert cosine["schedule_options"]["device_pulses"] == cycle["schedule_options"].get("device_pulses", 2.0) == 2.0
+    assert cosine["schedule_options"]["lr"] == cycle["schedule_options"]["max_lr"] == 0.1
     # the printed table is the recorded runs: each cell is its run's final test accuracy (32 test digits at toy size)
     for line in lines:
         setting = line.split("|")[3].strip()

@@ -23,12 +23,16 @@ def demo() -> None:
 @click.option("--analog", type=click.Choice(["device", "clamp", "plain"]), default="device", show_default=True,
               help="One-cycle on analog layers: each layer's device peak, clamped into the device's bounds, or "
                    "torch's plain cycle.")
+@click.option("--recommended/--no-recommended", default=True, show_default=True,
+              help="Also train the row the studies recommend: a cosine anneal from one-cycle's peaks (each analog "
+                   "layer at its device peak).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/demo-mnist", show_default=True)
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
 @click.option("--quiet", "-q", is_flag=True)
 def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, limit: int | None,
-          analog: str, out_dir: str, data_root: str | None, quiet: bool) -> None:
-    """LeNet-5 on pytorch, semi-ideal and Gokmen-Vlasov devices: step baseline against one-cycle (poster Table 1)."""
+          analog: str, recommended: bool, out_dir: str, data_root: str | None, quiet: bool) -> None:
+    """LeNet-5 on pytorch, semi-ideal and Gokmen-Vlasov devices: step baseline against one-cycle (poster Table 1),
+    and the recommended cosine anneal from the same device peak."""
     from aihwkit_sc.data import DatasetCorruptError, DatasetUnavailableError
     from aihwkit_sc.experiments.demo import DemoSpec, run_demo
 
@@ -40,7 +44,7 @@ def mnist(epochs: int, seeds: int, dataset: str, batch_size: int, workers: int, 
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--dataset") from None
     spec = DemoSpec(epochs=epochs, batch_size=batch_size, seeds=seeds, dataset=dataset, limit=limit,
-                    analog=analog)
+                    analog=analog, recommended=recommended)
     runs = len(spec.schedules()) * len(spec.devices) * seeds
     if not quiet:
         click.echo(f"training {runs} runs of LeNet-5 ({epochs} epochs each, {workers} at a time)...")
