@@ -52,14 +52,14 @@ class PulseCounter:
 
     def __init__(self) -> None:
         self.total = 0.0
-        self._layers: dict[int, list[float]] = {}  # analog group index -> [rows, Σ BL, rows capped, pulses]
+        self._layers: dict[int, list[float]] = {}  # group index -> [rows, Σ BL, rows capped, pulses, Σ peak]
 
     def observe(self, optimizer: Optimizer) -> None:
         """Add the pulses of the pending update (call between ``backward()`` and ``optimizer.step()``)."""
         analog = [group for group in optimizer.param_groups if is_analog_group(group)]
         for index, group in enumerate(analog):
             lr = float(group["lr"])
-            sums = self._layers.setdefault(index, [0.0, 0.0, 0.0, 0.0])
+            sums = self._layers.setdefault(index, [0.0, 0.0, 0.0, 0.0, 0.0])
             for ctx in contexts(group):
                 if not ctx.has_gradient():
                     continue
@@ -71,38 +71,43 @@ class PulseCounter:
     def take_layers(self) -> list[dict[str, float | None]]:
         """Per analog group since the last call, then reset: the mean bit length ``BL`` of an update row (one sample
         of a linear layer, one patch of a convolution; silent rows count 0), the fraction of rows whose
-        ``k = lr·max|x|·max|d| / dw_min`` exceeds ``desired_bl`` (capped: the d side clips) and the coincidence
-        pulses per row. ``None`` for a group that saw no update."""
+        ``k = lr·max|x|·max|d| / dw_min`` exceeds ``desired_bl`` (capped: the d side clips), the coincidence
+        pulses per row, and ``peak_pulses``: the mean pulses at a row's most-pulsed cross-point (``min(k, BL)`` with
+        update management; unlike the bit length, which is at least 1, it falls below one pulse when the LR does).
+        ``None`` for a group that saw no update."""
         out: list[dict[str, float | None]] = []
         for index in sorted(self._layers):
-            rows, bl, capped, pulses = self._layers[index]
+            rows, bl, capped, pulses, peak = self._layers[index]
             out.append({"bit_length": bl / rows if rows else None, "capped": capped / rows if rows else None,
-                        "pulses_per_row": pulses / rows if rows else None, "rows": rows})
+                        "pulses_per_row": pulses / rows if rows else None,
+                        "peak_pulses": peak / rows if rows else None, "rows": rows})
         self._layers = {}
         return out
 
 
 def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]
-              ) -> tuple[float, float, float, float]:
-    """(update rows, Σ bit length, rows capped, coincidence pulses) of one tile's pending update."""
+              ) -> tuple[float, float, float, float, float]:
+    """(update rows, Σ bit length, rows capped, coincidence pulses, Σ peak pulses) of one tile's pending update."""
     unit = device_unit(tile.rpu_config)
     if unit is None:
-        return 0.0, 0.0, 0.0, 0.0
-    sums = [0.0, 0.0, 0.0, 0.0]
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    sums = [0.0, 0.0, 0.0, 0.0, 0.0]
     with torch.no_grad():
         for x, d in zip(inputs, errors, strict=True):
-            bl, capped, pulses = update_rows(x, d, lr, unit[0], tile.rpu_config.update)
-            for i, value in enumerate((pulses.numel(), float(bl.sum()), float(capped.sum()), float(pulses.sum()))):
+            bl, capped, pulses, peak = update_rows(x, d, lr, unit[0], tile.rpu_config.update, peak=True)
+            for i, value in enumerate((pulses.numel(), float(bl.sum()), float(capped.sum()), float(pulses.sum()),
+                                       float(peak.sum()))):
                 sums[i] += value
-    return sums[0], sums[1], sums[2], sums[3]
+    return sums[0], sums[1], sums[2], sums[3], sums[4]
 
 
-def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any, *, peak: bool = False
+                ) -> Any:
     """Per update row (one sample of a linear layer, one patch of a convolution), from one pass over the pulse
     trains: the bit length aihwkit uses (0 for a silent row or a floating-point update), whether the row is capped
     (update management on and ``k = lr·max|x|·max|d|·um_grad_scale / dw_min > desired_bl``), and its coincidence
-    pulses (expected values for stochastic pulse trains).
+    pulses (expected values for stochastic pulse trains); with ``peak``, fourth, the pulses at the row's most-pulsed
+    cross-point (its largest ``|x|`` and largest ``|d|``; with update management ``min(k, BL)``).
 
     Args:
         x: inputs, last dimension the tile's input size (any leading dimensions are rows).
@@ -117,7 +122,8 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
     pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
     if pulse_type in ("None", "NoneWithDevice") or lr == 0:
         zeros = torch.zeros(xs.shape[0], dtype=torch.float64)
-        return zeros, torch.zeros_like(zeros, dtype=torch.bool), zeros.clone()
+        out = (zeros, torch.zeros_like(zeros, dtype=torch.bool), zeros.clone())
+        return (*out, zeros.clone()) if peak else out
     bl, scale_d, scale_x = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
     managed = bool(update.update_management) or bool(update.update_bl_management)
     k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
@@ -129,13 +135,21 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
     if implicit:
         p_x, p_d = p_x.clamp(0, 1), p_d.clamp(0, 1)
         pulses = torch.round((p_d * bl_)[:, :, None] * p_x[:, None, :]).sum((1, 2))
+        top = torch.round(bl * _row_top(p_d) * _row_top(p_x))
     elif pulse_type == "MeanCount":
         n_x = torch.minimum(torch.round(bl_ * p_x), bl_)
         n_d = torch.minimum(torch.round(bl_ * p_d), bl_)
         pulses = torch.round((n_d / bl_.clamp_min(1))[:, :, None] * n_x[:, None, :]).sum((1, 2))
+        top = torch.round(_row_top(n_d) / bl.clamp_min(1) * _row_top(n_x))
     else:
         pulses = bl * p_x.clamp(0, 1).sum(1) * p_d.clamp(0, 1).sum(1)
-    return bl, capped, pulses
+        top = bl * _row_top(p_x.clamp(0, 1)) * _row_top(p_d.clamp(0, 1))
+    return (bl, capped, pulses, top) if peak else (bl, capped, pulses)
+
+
+def _row_top(p: torch.Tensor) -> torch.Tensor:
+    """Each row's largest entry (0 for an empty row)."""
+    return p.amax(1) if p.shape[1] else torch.zeros(p.shape[0], dtype=p.dtype)
 
 
 def bit_lengths(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any

@@ -159,6 +159,8 @@ def test_layer_telemetry_bit_length_cap_and_pulses_per_row() -> None:
     assert layer["bit_length"] == pytest.approx((8 + 4 + 0) / 3)
     assert layer["capped"] == pytest.approx(1 / 3)
     assert layer["pulses_per_row"] == pytest.approx(counter.total / 3)
+    # the most-pulsed cross-point of each row: min(k, BL) = 8 (capped), 4 and 0 pulses
+    assert layer["peak_pulses"] == pytest.approx((8 + 4 + 0) / 3)
     # the same rows counted directly: the weight change of the step in dw_min units
     before = tile.get_weights()[0].clone()
     optimizer.step()
@@ -167,7 +169,7 @@ def test_layer_telemetry_bit_length_cap_and_pulses_per_row() -> None:
 
 
 def test_layer_telemetry_without_update_management_is_never_capped() -> None:
-    model, optimizer, _ = _model("DeterministicImplicit", desired_bl=8, management=False)
+    model, optimizer, tile = _model("DeterministicImplicit", desired_bl=8, management=False)
     for group in optimizer.param_groups:
         group["lr"] = 4 * DW_MIN
     model(torch.tensor([X])).mul(torch.tensor([[1.0, -0.5]])).sum().backward()
@@ -175,3 +177,24 @@ def test_layer_telemetry_without_update_management_is_never_capped() -> None:
     counter.observe(optimizer)
     [layer] = counter.take_layers()
     assert (layer["bit_length"], layer["capped"]) == (8.0, 0.0)
+    # one row: its most-pulsed cross-point is the largest weight change of the step, in dw_min units
+    before = tile.get_weights()[0].clone()
+    optimizer.step()
+    assert layer["peak_pulses"] == pytest.approx(float((tile.get_weights()[0] - before).abs().max() / DW_MIN))
+    assert layer["peak_pulses"] > 0
+
+
+def test_peak_pulses_fall_below_one_pulse_where_the_bit_length_stays_at_one() -> None:
+    """Stochastic trains, both managements on: a row whose ``k = lr·max|x|·max|d|/dw_min`` is 0.25 still has bit
+    length 1, but its most-pulsed cross-point fires 0.25 pulses on average; k = 3 gives 3; k = 100 is capped at 31."""
+    from aihwkit.simulator.configs import SingleRPUConfig
+
+    from aihwkit_sc.pulses import update_rows
+
+    update = SingleRPUConfig().update  # StochasticCompressed, desired_bl 31
+    x = torch.tensor([[1.0, -0.5], [1.0, 0.5], [1.0, 0.25]])
+    d = torch.tensor([[0.25, 0.1], [3.0, -1.0], [100.0, 2.0]])
+    bl, capped, _, peak = update_rows(x, d, DW_MIN, DW_MIN, update, peak=True)
+    assert bl.tolist() == [1.0, 3.0, 31.0] and capped.tolist() == [False, False, True]
+    assert peak.tolist() == pytest.approx([0.25, 3.0, 31.0])
+    assert len(update_rows(x, d, DW_MIN, DW_MIN, update)) == 3  # without peak: what callers unpack

@@ -57,6 +57,19 @@ def test_appending_keeps_the_files_line_ending(tmp_path: Path) -> None:
     assert new.read_bytes() == b"device,seed,accuracies,status\r\ngv,0,[],complete\r\n"
 
 
+def test_a_csv_from_before_new_fields_gets_the_wider_header_and_a_foreign_one_is_refused(tmp_path: Path) -> None:
+    old = StudyTable(tmp_path / "s.csv", FIELDS)
+    old.append([{"device": "gv", "seed": 0, "accuracies": [0.9], "status": "complete"}])
+    wider = StudyTable(tmp_path / "s.csv", (*FIELDS, "peak_pulses"), required=FIELDS)
+    wider.append([{"device": "gv", "seed": 1, "accuracies": [0.8], "status": "complete", "peak_pulses": [[0.5]]}])
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "device,seed,accuracies,status,peak_pulses"
+    rows = wider.read()
+    assert [(r["seed"], r["peak_pulses"]) for r in rows] == [("0", None), ("1", "[[0.5]]")]  # old row: empty
+    with pytest.raises(ValueError, match=r"has the columns device,seed,accuracies,status,peak_pulses, not this "):
+        StudyTable(tmp_path / "s.csv", ("seed", "device")).append([{"seed": 2, "device": "gv"}])
+    assert len(wider.read()) == 2  # nothing written
+
+
 def test_missing_keeps_plan_order_and_skips_what_is_done() -> None:
     plan = [("gv", 0), ("gv", 1), ("si", 0), ("si", 1)]
     assert missing(plan, {("gv", 1), ("si", 0)}, lambda run: run) == [("gv", 0), ("si", 1)]

@@ -38,7 +38,7 @@ def row(policy: str, phase: str, scale: float, budget: int, seed: int, accuracie
             "scale": scale, "budget": budget, "seed": seed, "status": status, "build": "seeded (batched build)",
             "tuned_at": tuned_at, "accuracies": accuracies,
             "final_accuracy": accuracies[-1] if status != "diverged" else None, "xd_set": [], "xd": [],
-            "bit_length": [], "capped": [], "wall_time_s": 1.0}
+            "bit_length": [], "capped": [], "wall_time_s": 1.0, "peak_pulses": []}
 
 
 def tuning(scores: dict[tuple[str, int], dict[float, list[float | None]]]) -> list[dict[str, Any]]:
@@ -167,10 +167,14 @@ def test_pulses_over_training_are_the_seed_mean_per_layer_and_epoch_at_the_longe
              final("anneal", 4, 100, [[2.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, None]]),
              final("anneal", 4, 101, [[4.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, 0.5]]),
              final("anneal+xd-epoch", 4, 100, [[2.0, 2.0]] * 4)]
-    ((drawn, budget, series),) = plans.pulse_series(rows, [cell])
-    assert drawn is cell and budget == 4
+    ((drawn, budget, name, series),) = plans.pulse_series(rows, [cell])
+    assert drawn is cell and budget == 4 and name == "bit_length"  # rows without peak pulses
     assert series["anneal"] == [[3.0, 1.0, 0.5, 0.25], [4.0, 2.0, 1.0, 0.5]]  # per layer; a missing value skipped
     assert series["anneal+xd-epoch"] == [[2.0] * 4, [2.0] * 4]
+    peaks = [r | {"peak_pulses": [[v / 4 if v is not None else None for v in e] for e in r["bit_length"]]}
+             if r["phase"] == "final" else r for r in rows]
+    ((_, _, name, series),) = plans.pulse_series(peaks, [cell])  # every row has them: they are drawn
+    assert name == "peak_pulses" and series["anneal"] == [[0.75, 0.25, 0.125, 0.0625], [1.0, 0.5, 0.25, 0.125]]
     assert plans.plot_pulses(rows, [cell], tmp_path / "p.md") == tmp_path / "p-pulses.png"
     assert (tmp_path / "p-pulses.png").read_bytes()[:4] == b"\x89PNG"
     digital = plans.Cell("lenet5", "mnist-5k", "pytorch", ("anneal",), (2,), 1, (2,), 1, (0.5, 1.0, 2.0))
@@ -216,7 +220,8 @@ def test_superconvergence_study_end_to_end(tmp_path: Path) -> None:
                                                                            for s in (100, 101)}
         for r in finals:  # per-run telemetry: x.d that set the LR, per epoch x.d, bit length and capped fraction
             assert len(r["xd_set"]) == 4 and all(x > 0 for x in r["xd_set"])
-            assert len(r["xd"]) == len(r["bit_length"]) == len(r["capped"]) == r["budget"]
+            assert len(r["xd"]) == len(r["bit_length"]) == len(r["capped"]) == len(r["peak_pulses"]) == r["budget"]
+            assert all(p >= 0 for epoch in r["peak_pulses"] for p in epoch if p is not None)
             assert all(0 <= c <= 1 for epoch in r["capped"] for c in epoch if c is not None)
             assert r["build"] and r["tuned_at"] == 1
     assert all(r["status"] in ("complete", "collapsed", "diverged") for r in rows)

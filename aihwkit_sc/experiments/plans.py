@@ -102,7 +102,7 @@ class Study:
 
 
 FIELDS = ("model", "dataset", "device", "policy", "phase", "scale", "budget", "seed", "status", "build", "tuned_at",
-          "accuracies", "final_accuracy", "xd_set", "xd", "bit_length", "capped", "wall_time_s")
+          "accuracies", "final_accuracy", "xd_set", "xd", "bit_length", "capped", "wall_time_s", "peak_pulses")
 KEY = ("model", "device", "policy", "phase", "scale", "budget", "seed")
 
 
@@ -120,8 +120,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     rows = []
     for row in table(path).read():
         parsed: dict[str, Any] = dict(row)
-        for name in ("accuracies", "xd_set", "xd", "bit_length", "capped"):
-            parsed[name] = json.loads(row[name] or "[]")
+        for name in ("accuracies", "xd_set", "xd", "bit_length", "capped", "peak_pulses"):
+            parsed[name] = json.loads(row.get(name) or "[]")  # peak_pulses: empty in rows older than the field
         parsed["scale"], parsed["budget"], parsed["seed"] = float(row["scale"]), int(row["budget"]), int(row["seed"])
         parsed["tuned_at"] = int(row["tuned_at"]) if row["tuned_at"] else None
         parsed["final_accuracy"] = float(row["final_accuracy"]) if row["final_accuracy"] else None
@@ -157,6 +157,8 @@ def compact(record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
                             for layer in t] for t in telemetry if t],
             "capped": [[round(layer["capped"], 4) if layer["capped"] is not None else None
                         for layer in t] for t in telemetry if t],
+            "peak_pulses": [[round(layer["peak_pulses"], 3) if layer.get("peak_pulses") is not None else None
+                             for layer in t] for t in telemetry if t],
             "wall_time_s": round(sum(m["wall_time_s"] for m in metrics), 1)}
 
 
@@ -408,8 +410,9 @@ def report(rows: list[dict[str, Any]], cells: list[Cell], csv_name: str, validat
         lines += [f"![Test accuracy against budget, mean with 95 % interval, per cell]({image})", ""]
     if any(r["bit_length"] for c in cells for r in finals(rows, c)):  # plot_pulses() draws it
         image = pulses_figure(Path(figure or study.out.stem + ".png")).name
-        lines += [f"![Pulses per cross-point (mean bit length) per epoch and analog layer, at each cell's longest "
-                  f"final budget]({image})", ""]
+        lines += [f"![Pulses per cross-point per epoch and analog layer, at each cell's longest final budget: the "
+                  f"pulses at a row's most-pulsed cross-point, or the mean bit length for rows recorded before that "
+                  f"field]({image})", ""]
     lines += ["## Missing cells", ""]
     if missing_lines:
         lines += ["Runs the plan wants that have no row yet (compute ran out); this command trains exactly those and "
@@ -491,11 +494,14 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
         lines += [*markdown_table(header, body), ""]
     # telemetry
     tele = [r for r in final if r["bit_length"]]
+    peaks = any(r["peak_pulses"] for r in tele)
     if tele:
         lines += ["### Update telemetry of the final runs (mean over seeds, per analog layer)", "",
                   "`x·d set`: the per-sample `max|x|·max|d|` measured on the first training batch, which set the "
                   "device LR; bit length and capped fraction (rows whose update hit the bit-length cap) in the first "
-                  "and the last epoch.", ""]
+                  "and the last epoch"
+                  + ("; peak pulses: the pulses at a row's most-pulsed cross-point (below 1 when the device LR fires "
+                     "less than one pulse there, where the bit length stays 1)." if peaks else "."), ""]
         body = []
         for policy in cell.policies:
             for b in cell.budgets:
@@ -513,9 +519,11 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
                              " / ".join(f"{mean_at('bit_length', 0, i):.2f}→{mean_at('bit_length', -1, i):.2f}"
                                         for i in range(layers)),
                              " / ".join(f"{mean_at('capped', 0, i):.2f}→{mean_at('capped', -1, i):.2f}"
-                                        for i in range(layers))])
+                                        for i in range(layers))]
+                            + ([" / ".join(f"{mean_at('peak_pulses', 0, i):.2f}→{mean_at('peak_pulses', -1, i):.2f}"
+                                           for i in range(layers))] if peaks else []))
         header = ["policy", "epochs", "x·d set (per layer)", "bit length, first→last epoch",
-                  "capped fraction, first→last epoch"]
+                  "capped fraction, first→last epoch"] + (["peak pulses, first→last epoch"] if peaks else [])
         lines += [*markdown_table(header, body), ""]
     return lines
 
@@ -568,25 +576,34 @@ def pulses_figure(out: Path) -> Path:
     return out.with_name(out.stem + "-pulses.png")
 
 
-def pulse_series(rows: list[dict[str, Any]], cells: list[Cell]) -> list[tuple[Cell, int, dict[str, list[list[float]]]]]:
+PULSE_FIELDS = {"peak_pulses": "pulses at a row's\nmost-pulsed cross-point", "bit_length": "mean bit length"}
+"""What :func:`plot_pulses` draws, in order of preference: the peak pulses where every row has them (rows from
+before the field have only the bit length, which is at least 1 for any row that updates)."""
+
+
+def pulse_series(rows: list[dict[str, Any]], cells: list[Cell]
+                 ) -> list[tuple[Cell, int, str, dict[str, list[list[float]]]]]:
     """Pulses per cross-point over training, per analog cell with telemetry: (cell, its longest final budget with
-    telemetry (not the reference's), policy -> per layer the mean bit length of each epoch over the seeds)."""
+    telemetry (not the reference's), the field drawn (:data:`PULSE_FIELDS`), policy -> per layer the mean of that
+    field in each epoch over the seeds)."""
     out = []
     for cell in cells:
         tele = [r for r in finals(rows, cell) if r["bit_length"] and r["budget"] in cell.budgets]
         if not tele:
             continue
         budget = max(r["budget"] for r in tele)
+        tele = [r for r in tele if r["budget"] == budget]
+        name = "peak_pulses" if all(r["peak_pulses"] for r in tele) else "bit_length"
         series = {}
         for policy in cell.policies:
             rs = cell_runs(tele, policy, budget)
             if not rs:
                 continue
-            epochs, layers = min(len(r["bit_length"]) for r in rs), min(len(r["bit_length"][0]) for r in rs)
-            series[policy] = [[statistics.mean(v) if (v := [r["bit_length"][e][i] for r in rs
-                                                            if r["bit_length"][e][i] is not None]) else math.nan
+            epochs, layers = min(len(r[name]) for r in rs), min(len(r[name][0]) for r in rs)
+            series[policy] = [[statistics.mean(v) if (v := [r[name][e][i] for r in rs
+                                                            if r[name][e][i] is not None]) else math.nan
                                for e in range(epochs)] for i in range(layers)]
-        out.append((cell, budget, series))
+        out.append((cell, budget, name, series))
     return out
 
 
@@ -600,10 +617,10 @@ def plot_pulses(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Pat
     shown = pulse_series(rows, cells)
     if not shown:
         return None
-    n_layers = max(len(layers) for _, _, series in shown for layers in series.values())
+    n_layers = max(len(layers) for *_, series in shown for layers in series.values())
     fig, axes = plt.subplots(len(shown), n_layers, figsize=(2.6 * n_layers, 2.4 * len(shown)), dpi=110,
                              squeeze=False)
-    for row, (cell, budget, series) in zip(axes, shown, strict=True):
+    for row, (cell, budget, name, series) in zip(axes, shown, strict=True):
         for layer, ax in enumerate(row):
             for policy, layers in series.items():
                 if layer < len(layers):
@@ -616,7 +633,7 @@ def plot_pulses(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Pat
             ax.set_title(f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}: layer {layer + 1}", fontsize=8)
             ax.set_xlabel(f"epoch (of {budget})", fontsize=8)
             ax.tick_params(labelsize=7)
-        row[0].set_ylabel("pulses per cross-point\n(mean bit length)", fontsize=8)
+        row[0].set_ylabel(PULSE_FIELDS[name], fontsize=8)
         row[0].legend(fontsize=6)
     fig.tight_layout()
     path = pulses_figure(out)

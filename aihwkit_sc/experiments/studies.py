@@ -13,6 +13,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ class StudyTable:
                 f.truncate(text.rfind(b"\n") + 1)
             text = text[: text.rfind(b"\n") + 1]
         ending = "\r\n" if not text or text.split(b"\n", 1)[0].endswith(b"\r") else "\n"
+        if text:
+            text = self._widen(text, ending)
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=self.fields, lineterminator=ending)
         if not text:
@@ -65,6 +68,23 @@ class StudyTable:
         with open(self.path, "a", newline="") as f:
             f.write(out.getvalue())
             f.flush()
+
+
+    def _widen(self, text: bytes, ending: str) -> bytes:
+        """A CSV written before the study gained fields at the end of its row gets the new header (its rows read the
+        new fields as empty); any other header mismatch is an error rather than rows under the wrong columns."""
+        head, _, rest = text.partition(b"\n")
+        columns = next(csv.reader([head.decode().rstrip("\r")]))
+        if columns == list(self.fields):
+            return text
+        if list(self.fields[: len(columns)]) != columns:
+            raise ValueError(f"{self.path} has the columns {','.join(columns)}, not this study's "
+                             f"{','.join(self.fields)}: move it aside or pass another --csv")
+        widened = (",".join(self.fields) + ending).encode() + rest
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_bytes(widened)
+        os.replace(tmp, self.path)
+        return widened
 
 
 def missing(planned: Iterable[T], done: Iterable[Hashable], key: Callable[[T], Hashable]) -> list[T]:
