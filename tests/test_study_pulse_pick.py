@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -61,8 +62,31 @@ def test_pulse_pick_study_end_to_end(tmp_path: Path) -> None:
     if statistics.stdev(diffs) > 0:
         low, high = stats.t.interval(0.95, 1, loc=mean, scale=statistics.stdev(diffs) / 2 ** 0.5)
         assert f"| {mean:+.2f} [{low:+.2f}, {high:+.2f}] |" in page
+    assert "](p.png)" in page and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     # resumed: nothing to train; the page is rebuilt byte for byte from the CSV
     again = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert again.returncode == 0 and "runs to train" not in again.stderr
     assert subprocess.run([*args, "--report-only"], capture_output=True, timeout=300, cwd=tmp_path).returncode == 0
     assert (tmp_path / "p.md").read_text() == page
+
+
+def test_the_page_says_whether_the_auto_mean_lies_in_the_tuned_interval() -> None:
+    study: Any = load()
+
+    def run(arm: str, seed: int, acc: float, device: str = "gokmen-vlasov") -> dict[str, Any]:
+        return {"device": device, "policy": "anneal", "arm": arm, "budget": 3, "seed": seed, "status": "complete",
+                "build": "b", "scale": 1.0, "pick": 0.8 if arm == "auto" else None, "accuracies": [acc],
+                "final_accuracy": acc, "xd_set": [], "wall_time_s": 1.0}
+
+    tuned = [run("tuned", s, a) for s, a in enumerate((0.94, 0.95, 0.96))]  # 95 %, t interval +-2.48 points
+    near = [run("auto", s, a) for s, a in enumerate((0.95, 0.96, 0.955))]  # mean 95.5: inside
+    far = [run("auto", s, a, "semi-ideal") for s, a in enumerate((0.90, 0.91, 0.92))]  # mean 91: outside
+    low, high, inside = study.within(tuned, near)
+    half = stats.t.ppf(0.975, 2) * statistics.stdev([94.0, 95.0, 96.0]) / 3 ** 0.5
+    assert (low, high, inside) == (pytest.approx(95 - half), pytest.approx(95 + half), True)
+    assert study.within(tuned, far)[2] is False and study.within(tuned[:1], near) is None
+    rows = tuned + near + [r | {"device": "semi-ideal"} for r in tuned] + far
+    page = study.report(rows, {"gokmen-vlasov/anneal": 1.0, "semi-ideal/anneal": 1.0}, "p.csv")
+    ci = f"[{95 - half:.2f}, {95 + half:.2f}]"
+    assert f"| yes {ci} |" in page and f"| no {ci} |" in page
+    assert "inside the tuned arm's 95 % interval (t, over its seeds) in 1 of 2 cells" in page
