@@ -86,6 +86,21 @@ def test_a_refreshed_xd_gives_the_lrs_of_a_schedule_built_with_it(name: str, hos
     assert sched.xd_current == NEW
 
 
+def test_a_layer_measured_without_signal_keeps_its_xd_and_its_lr(host: plugins.PluginHost) -> None:
+    """A dead layer measures x·d = 0 (or NaN): its peak is not set from it (it would be infinite), the others are."""
+    _, opt = analog_setup()
+    sched = schedules.build("cosine", opt, epochs=2, steps_per_epoch=4, xd_product=XD, xd_refresh="epoch",
+                            **device_options("cosine"))
+    before = [t for _, t in group_tile_pairs(opt)]
+    for dead in (0.0, float("nan"), float("inf"), -1.0):
+        sched.refresh_xd([dead, *NEW[1:]])
+        assert sched.xd_current == [XD[0], *NEW[1:]]
+        after = [t for _, t in group_tile_pairs(opt)]
+        assert after[0] == pytest.approx(before[0], rel=1e-6) and all(map(math.isfinite, lrs(opt)))
+    if len(NEW) > 1:
+        assert after[1] == pytest.approx(before[1] * XD[1] / NEW[1], rel=1e-6)
+
+
 def test_the_step_estimate_moves_a_tenth_of_the_way_to_each_batch(host: plugins.PluginHost) -> None:
     model, opt = analog_setup()
     sched = schedules.build("cosine", opt, epochs=2, steps_per_epoch=4, xd_product=XD, xd_refresh="step",

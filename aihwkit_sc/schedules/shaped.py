@@ -24,6 +24,7 @@ turns a shape factory into a registered schedule with all these options; the bui
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -62,10 +63,16 @@ class XdTracking:
 
     def refresh_xd(self, xd_product: Sequence[float]) -> None:
         """Re-set the device peaks from a newly measured ``x·d`` (one per analog group) and push the resulting LR of
-        the current step into the groups and tiles. Ignored when the schedule has no device peak."""
+        the current step into the groups and tiles. Ignored when the schedule has no device peak. A layer measured
+        without signal (``x·d`` of 0, or not finite: no input or no error reaches it) keeps its current ``x·d``: there
+        is nothing to set its peak from, and a peak set from 0 would be infinite."""
         if self.xd_current is None:
             return
-        xd = analog_xd(list(xd_product), len(self.xd_current), "xd_product")
+        values = list(xd_product)
+        if len(values) == len(self.xd_current):
+            values = [v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else old
+                      for v, old in zip(values, self.xd_current, strict=True)]
+        xd = analog_xd(values, len(self.xd_current), "xd_product")
         self._apply_xd(xd)
         self.xd_current = xd
 
