@@ -497,8 +497,9 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
     peaks = any(r["peak_pulses"] for r in tele)
     if tele:
         lines += ["### Update telemetry of the final runs (mean over seeds, per analog layer)", "",
-                  "`x·d set`: the per-sample `max|x|·max|d|` measured on the first training batch, which set the "
-                  "device LR; bit length and capped fraction (rows whose update hit the bit-length cap) in the first "
+                  "`x·d set`: the per-sample `max|x|·max|d|` (median over the batch's samples) measured on the first "
+                  "training batch, which set the device LR; the same measurement after the first and after the last "
+                  "epoch; bit length and capped fraction (rows whose update hit the bit-length cap) in the first "
                   "and the last epoch"
                   + ("; peak pulses: the pulses at a row's most-pulsed cross-point (below 1 when the device LR fires "
                      "less than one pulse there, where the bit length stays 1)." if peaks else "."), ""]
@@ -516,14 +517,16 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
 
                 body.append([policy, str(b),
                              " / ".join(f"{statistics.mean(r['xd_set'][i] for r in rs):.3g}" for i in range(layers)),
+                             " / ".join(f"{mean_at('xd', 0, i):.2g}→{mean_at('xd', -1, i):.2g}" for i in range(layers)),
                              " / ".join(f"{mean_at('bit_length', 0, i):.2f}→{mean_at('bit_length', -1, i):.2f}"
                                         for i in range(layers)),
                              " / ".join(f"{mean_at('capped', 0, i):.2f}→{mean_at('capped', -1, i):.2f}"
                                         for i in range(layers))]
                             + ([" / ".join(f"{mean_at('peak_pulses', 0, i):.2f}→{mean_at('peak_pulses', -1, i):.2f}"
                                            for i in range(layers))] if peaks else []))
-        header = ["policy", "epochs", "x·d set (per layer)", "bit length, first→last epoch",
-                  "capped fraction, first→last epoch"] + (["peak pulses, first→last epoch"] if peaks else [])
+        header = ["policy", "epochs", "x·d set (per layer)", "x·d after the first→last epoch",
+                  "bit length, first→last epoch", "capped fraction, first→last epoch"]
+        header += ["peak pulses, first→last epoch"] if peaks else []
         lines += [*markdown_table(header, body), ""]
     return lines
 
