@@ -21,6 +21,7 @@ PAGES = {  # page: (script, its CSV options)
     "batched-fidelity.md": ("study_batched.py", {"--csv": "batched-fidelity.csv"}),
     "superconvergence.md": ("study_superconvergence.py", {"--csv": "superconvergence.csv"}),
     "pulse-pick.md": ("study_pulse_pick.py", {"--csv": "pulse-pick.csv", "--ablation-csv": "ablation.csv"}),
+    "xd-refresh.md": ("study_xd_refresh.py", {"--csv": "xd-refresh.csv"}),
 }
 FINDINGS = {"ablation.md", "superconvergence.md", "pulse-pick.md", "xd-refresh.md"}
 """Pages with findings written by hand below the tables (the rebuild keeps them)."""

@@ -602,10 +602,11 @@ def pulse_series(rows: list[dict[str, Any]], cells: list[Cell]
             rs = cell_runs(tele, policy, budget)
             if not rs:
                 continue
-            epochs, layers = min(len(r[name]) for r in rs), min(len(r[name][0]) for r in rs)
+            # a run that stopped early (diverged) counts in the epochs it trained
+            epochs, layers = max(len(r[name]) for r in rs), min(len(r[name][0]) for r in rs)
             series[policy] = [[statistics.mean(v) if (v := [r[name][e][i] for r in rs
-                                                            if r[name][e][i] is not None]) else math.nan
-                               for e in range(epochs)] for i in range(layers)]
+                                                            if e < len(r[name]) and r[name][e][i] is not None])
+                               else math.nan for e in range(epochs)] for i in range(layers)]
         out.append((cell, budget, name, series))
     return out
 

@@ -6,8 +6,8 @@ each group is the schedule's LR on digital groups and, on analog groups, ``analo
 ``device_pulses × dw_min / s`` of the group's own tiles (or a ``device_reference`` preset's), ``s`` the measured
 per-sample ``max|x|·max|d|`` (:mod:`aihwkit_sc.schedules.device`).
 
-``x·d`` falls as training proceeds (3-11× after the first epoch on the pulsed presets), so a device LR set from the
-first batch fires ever fewer pulses. ``xd_refresh`` says whether the device peak follows it:
+``x·d`` (the median over a batch's samples) falls as training proceeds, so a device LR set from the first batch fires
+ever fewer pulses for the median sample. ``xd_refresh`` says whether the device peak follows it:
 
 ``"none"``   the peak set from the first batch, for the whole run (what the studies before it measured);
 ``"epoch"``  re-measured at every epoch boundary on the run's first training samples (no update applied): the
@@ -16,7 +16,10 @@ first batch fires ever fewer pulses. ``xd_refresh`` says whether the device peak
              calls :meth:`XdTracking.observe` between ``backward()`` and ``optimizer.step()``; the median over the
              batch's update rows of ``max|x|·max|d|``, averaged with weight ``XD_EMA`` per step.
 
-Either way each group's LR is then the scheduled number of pulses of the current ``x·d``. :func:`analog_schedule`
+Either way each group's LR is then the scheduled number of pulses of the current ``x·d``. Measured on LeNet-5
+(``docs/results/xd-refresh.md``), following it does not train better and ``"step"`` trains much worse: the median
+falls far more than the ``x·d`` of the samples that still carry an error, so their updates saturate. ``"none"`` stays
+the default. :func:`analog_schedule`
 turns a shape factory into a registered schedule with all these options; the built-in ``constant``, ``cosine``,
 ``step``, ``multistep`` and ``triangular`` are such shapes, and a plugin's shape gets the same options for free.
 """
