@@ -48,7 +48,7 @@ FIELDS = ["path", "seed", "status", "final_test_accuracy", "final_test_loss", "t
           "test_accuracy_per_epoch", "preset", "model", "schedule", "lr", "epochs", "limit", "aihwkit_build",
           "machine"]
 BOUND = 0.5
-"""The fidelity goal (issue 20): the accuracy difference's 95 % interval holds 0 and lies within ±BOUND points."""
+"""The fidelity goal: the accuracy difference's 95 % interval holds 0 and lies within ±BOUND points."""
 SHARED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
