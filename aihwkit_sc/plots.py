@@ -102,3 +102,58 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     ax.set_title(title)
     ax.legend()
     _save(plt, fig, path)
+
+
+Series = tuple[list[float], list[float], list[float]]
+"""One line with error bars: x, y and the half-width of y's interval at each x."""
+
+
+def plot_budget_panels(panels: list[tuple[str, list[int], dict[str, Series], tuple[str, float, float] | None]],
+                       path: str | Path) -> None:
+    """Accuracy against training budget, one panel per (title, budgets, label -> :data:`Series`, reference): a line
+    with error bars per label on a log2 budget axis, and the reference (label, mean, half-width) as a line in a
+    band. A study's page figure (accuracy with 95 % intervals per cell)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), dpi=110, squeeze=False)
+    for ax, (title, budgets, lines, reference) in zip(axes[0], panels, strict=True):
+        for label, (xs, ys, errs) in lines.items():
+            ax.errorbar(xs, ys, yerr=errs, marker="o", markersize=3, capsize=2, label=label)
+        if reference:
+            label, mean, half = reference
+            ax.axhspan(mean - half, mean + half, color="grey", alpha=0.25, lw=0)
+            ax.axhline(mean, color="grey", lw=1, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(budgets)
+        ax.set_xticklabels([str(b) for b in budgets])
+        ax.set_xlabel("budget (epochs)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
+def plot_layer_panels(rows: list[tuple[str, str, str, dict[str, list[list[float]]]]], path: str | Path, *,
+                      guide: float | None = 1.0) -> None:
+    """Per-epoch values by layer: one row of panels per (title, x label, y label, label -> per layer the value in
+    each epoch), one column per layer, one line per label; ``guide`` a dotted horizontal line (1 pulse by default).
+    A study's telemetry figure (pulses per cross-point over training)."""
+    plt = _pyplot()
+    n_layers = max(len(layers) for *_, series in rows for layers in series.values())
+    fig, axes = plt.subplots(len(rows), n_layers, figsize=(2.6 * n_layers, 2.4 * len(rows)), dpi=110, squeeze=False)
+    for panel_row, (title, xlabel, ylabel, series) in zip(axes, rows, strict=True):
+        for layer, ax in enumerate(panel_row):
+            for label, layers in series.items():
+                if layer < len(layers):
+                    ax.plot(range(1, len(layers[layer]) + 1), layers[layer], marker="o", markersize=2, label=label)
+            if not ax.lines:
+                ax.set_visible(False)
+                continue
+            ax.set_ylim(bottom=0)
+            if guide is not None:
+                ax.axhline(guide, color="grey", lw=0.8, ls=":")
+            ax.set_title(f"{title}: layer {layer + 1}", fontsize=8)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+        panel_row[0].set_ylabel(ylabel, fontsize=8)
+        panel_row[0].legend(fontsize=6)
+    _save(plt, fig, path)

@@ -99,7 +99,8 @@ def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional
     assert [r["seed"] for r in ref] == [100, 101, 102]  # the finals' seeds: paired with every final
 
 
-def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_reach_or_collapsed() -> None:
+def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_reach_or_collapsed(tmp_path: Path
+                                                                                                 ) -> None:
     cell = plans.Cell("lenet5", "mnist-5k", "gokmen-vlasov", ("anneal", "one-cycle"), (3, 6), 3, (3,), 1, (0.5, 1.0,
                                                                                                          2.0), 12)
     rows = [row(p, "tune", s, 3, 0, [v]) for p in ("anneal", "one-cycle") for s, v in ((0.5, .9), (1.0, .95),
@@ -139,6 +140,15 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
                 in page), label
     assert min(holm) < 0.05 and "lower" in page  # anneal at 3 epochs falls short of the reference, seed by seed
     assert "None: every run of the plan has a row." in page
+    # the figure's data: per policy mean and 95 % t half-width per budget, the reference as a band
+    ((title, budgets, lines, band),) = plans.budget_panels(rows, [cell])
+    assert title == "LeNet-5, gokmen-vlasov" and budgets == [3, 6]
+    xs, ys, errs = lines["anneal"]
+    assert xs == pytest.approx([3 * 0.94, 6 * 0.94]) and ys == pytest.approx([96.2333, 66.0], abs=1e-3)
+    assert errs[1] == pytest.approx(stats.t.ppf(0.975, 2) * 48.6621 / 3 ** 0.5, rel=1e-4)
+    assert band[0] == "anneal, 12 ep" and band[1] == pytest.approx(97.1667, abs=1e-3)
+    assert plans.plot(rows, [cell], tmp_path / "p.md").read_bytes()[:4] == b"\x89PNG"
+    assert plans.budget_panels([r for r in rows if r["phase"] == "tune"], [cell]) == []  # no finals: no figure
 
 
 def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:

@@ -46,6 +46,7 @@ from aihwkit_sc.experiments.tables import (
     paired_difference,
     paired_p_value,
 )
+from aihwkit_sc.plots import Series, plot_budget_panels, plot_layer_panels
 from aihwkit_sc.training import TrainConfig
 
 VALIDATION = 500
@@ -531,19 +532,16 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
     return lines
 
 
-def plot(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | None:
-    """Test accuracy against budget (mean with 95 % t interval) per cell; the long reference as a band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [c for c in cells if finals(rows, c)]
-    if not shown:
-        return None
-    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), dpi=110, squeeze=False)
-    for ax, cell in zip(axes[0], shown, strict=True):
+def budget_panels(rows: list[dict[str, Any]], cells: list[Cell]
+                  ) -> list[tuple[str, list[int], dict[str, Series], tuple[str, float, float] | None]]:
+    """What :func:`plot` draws: per cell with finals, (title, budgets, policy -> test accuracy against budget as mean
+    with 95 % t half-width (x nudged apart per policy), the long reference as (label, mean, half-width) or None)."""
+    panels = []
+    for cell in cells:
         final = finals(rows, cell)
+        if not final:
+            continue
+        lines: dict[str, Series] = {}
         for k, policy in enumerate(cell.policies):
             xs, ys, errs = [], [], []
             for b in cell.budgets:
@@ -553,24 +551,24 @@ def plot(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | Non
                     ys.append(statistics.mean(acc))
                     errs.append(_half_width(acc))
             if xs:
-                ax.errorbar(xs, ys, yerr=errs, marker="o", markersize=3, capsize=2, label=policy)
+                lines[policy] = (xs, ys, errs)
         ref = reference_policy(rows, cell)
         reference = [accuracy(r) for r in cell_runs(final, ref, cell.reference)] if ref and cell.reference else []
+        band = None
         if reference:
-            m, h = statistics.mean(reference), _half_width(reference)
-            ax.axhspan(m - h, m + h, color="grey", alpha=0.25, lw=0)
-            ax.axhline(m, color="grey", lw=1, label=f"{ref}, {cell.reference} ep")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(cell.budgets))
-        ax.set_xticklabels([str(b) for b in cell.budgets])
-        ax.set_xlabel("budget (epochs)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}", fontsize=10)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+            band = (f"{ref}, {cell.reference} ep", statistics.mean(reference), _half_width(reference))
+        panels.append((f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}", list(cell.budgets), lines, band))
+    return panels
+
+
+def plot(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | None:
+    """Test accuracy against budget (mean with 95 % t interval) per cell, the long reference as a band
+    (:func:`budget_panels`), next to the page ``out``; None when no cell has finals."""
+    panels = budget_panels(rows, cells)
+    if not panels:
+        return None
     path = out.with_suffix(".png")
-    fig.savefig(path)
-    plt.close(fig)
+    plot_budget_panels(panels, path)
     return path
 
 
@@ -613,36 +611,12 @@ def pulse_series(rows: list[dict[str, Any]], cells: list[Cell]
 
 def plot_pulses(rows: list[dict[str, Any]], cells: list[Cell], out: Path) -> Path | None:
     """:func:`pulse_series` drawn: analog cells in rows, layers in columns, one line per policy; 1 pulse dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     shown = pulse_series(rows, cells)
     if not shown:
         return None
-    n_layers = max(len(layers) for *_, series in shown for layers in series.values())
-    fig, axes = plt.subplots(len(shown), n_layers, figsize=(2.6 * n_layers, 2.4 * len(shown)), dpi=110,
-                             squeeze=False)
-    for row, (cell, budget, name, series) in zip(axes, shown, strict=True):
-        for layer, ax in enumerate(row):
-            for policy, layers in series.items():
-                if layer < len(layers):
-                    ax.plot(range(1, len(layers[layer]) + 1), layers[layer], marker="o", markersize=2, label=policy)
-            if not ax.lines:
-                ax.set_visible(False)
-                continue
-            ax.set_ylim(bottom=0)
-            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-            ax.set_title(f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}: layer {layer + 1}", fontsize=8)
-            ax.set_xlabel(f"epoch (of {budget})", fontsize=8)
-            ax.tick_params(labelsize=7)
-        row[0].set_ylabel(PULSE_FIELDS[name], fontsize=8)
-        row[0].legend(fontsize=6)
-    fig.tight_layout()
     path = pulses_figure(out)
-    fig.savefig(path)
-    plt.close(fig)
+    plot_layer_panels([(f"{NETWORKS.get(cell.model, cell.model)}, {cell.device}", f"epoch (of {budget})",
+                        PULSE_FIELDS[name], series) for cell, budget, name, series in shown], path)
     return path
 
 
