@@ -91,20 +91,32 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
 
 def test_table_format(tmp_path: Path) -> None:
     jobs = tiny_jobs(tmp_path, devices=("n", "gv"))
-    accuracies = {("pytorch", 0): 0.96, ("pytorch", 1): 0.98, ("gokmen-vlasov", 0): 0.90}
+    curves = {("pytorch", 0): [0.5, 0.96], ("pytorch", 1): [0.6, 0.98], ("gokmen-vlasov", 0): [0.8, 0.90],
+              ("gokmen-vlasov", 1): [0.1, 0.12]}  # the last never left chance: collapsed, and still counted
     records: list[dict[str, Any] | None] = [
-        {"metrics": [{"test_accuracy": accuracies[(j.device, j.seed)]}]} if (j.device, j.seed) in accuracies
-        else None for j in jobs]
+        {"metrics": [{"test_accuracy": a, "test_loss": 2.0 - a} for a in curves[(j.device, j.seed)]],
+         "summary": {"status": "complete", "wall_time_s": 3.14159, "aihwkit_build": "seeded"}}
+        if (j.device, j.seed) != ("pytorch", 1) else None for j in jobs]  # pytorch seed 1 did not finish
     rows = [r for r in MNIST_ROWS if r.id == "mnist-lenet5-one-cycle-12"]
+    runs = report.run_rows(jobs, records)
+    assert [(r["device"], r["seed"], r["status"]) for r in runs] == [
+        ("pytorch", 0, "complete"), ("gokmen-vlasov", 0, "complete"), ("gokmen-vlasov", 1, "collapsed")]
+    assert runs[0] | {"accuracies": None} == {
+        "row": "mnist-lenet5-one-cycle-12", "device": "pytorch", "seed": 0, "dataset": "mnist-5k", "epochs": 2,
+        "batch_size": 64, "schedule": "one-cycle", "lr": 0.1, "status": "complete", "final_accuracy": 0.96,
+        "accuracies": None, "test_losses": [1.5, pytest.approx(1.04)], "build": "seeded", "wall_time_s": 3.1}
+    assert tuple(runs[0]) == report.RUN_FIELDS
     table = report.table_rows(rows, ["pytorch", "gokmen-vlasov"], jobs, records)
-    assert table[0]["ours_mean"] == pytest.approx(97.0) and table[0]["ours_std"] == pytest.approx(1.41421, rel=1e-4)
-    assert table[0]["runs"] == 2 and table[1]["runs"] == 1 and table[1]["ours_std"] == 0.0
-    assert table[0]["difference"] == pytest.approx(97.0 - 98.59)
+    assert table == report.table_from_runs(rows, ["pytorch", "gokmen-vlasov"], runs)  # the same from the CSV's rows
+    assert table[0]["ours_mean"] == pytest.approx(96.0) and table[0]["runs"] == 1 and table[0]["ours_std"] == 0.0
+    assert table[1]["ours_mean"] == pytest.approx(51.0) and table[1]["ours_std"] == pytest.approx(55.1543, rel=1e-4)
+    assert table[1]["runs"] == 2 and table[1]["collapsed"] == 1
+    assert table[0]["difference"] == pytest.approx(96.0 - 98.59)
     text = report.markdown(table)
     assert "| mnist-lenet5-one-cycle-12 | mnist-5k | lenet5 | CLR/0.01-0.1/5 | 0.95-0.85/5 | 0.0005 | 64 | 2 (12) |" \
         in text
-    assert "| pytorch | 97.00 ± 1.41 | 2 | 98.59 ± 0.03 | -1.59 |" in text
-    assert "| gokmen-vlasov | 90.00 ± 0.00 | 1 | 90.07 ± 1.11 | -0.07 |" in text
+    assert "| pytorch | 96.00 ± 0.00 | 1 | 98.59 ± 0.03 | -2.59 |" in text
+    assert "| gokmen-vlasov | 51.00 ± 55.15, 1 collapsed | 2 | 90.07 ± 1.11 | -39.07 |" in text
     csv_text = report.to_csv(table)
     assert csv_text.splitlines()[0].startswith("row,dataset,model,setting,momentum,weight_decay,batch,epochs")
     assert len(csv_text.splitlines()) == 3
@@ -137,6 +149,7 @@ def test_reproduce_cli_tiny(tmp_path: Path) -> None:
     assert "mnist-lenet5-step-50-matched-lr" in table and "step/range-test/0.94/2" in table
     assert (out / "table1.csv").is_file() and (out / "fig2-mnist-lenet5-step-50.png").is_file()
     assert (out / "fig4-5-mnist-lenet5-one-cycle-25.png").is_file()
+    assert len((out / "table1-runs.csv").read_text().splitlines()) == 1 + 6  # one row per finished run
     lrs = json.loads((out / "matched_lr.json").read_text())
     assert set(lrs) == {"mnist-lenet5-step-50|pytorch", "mnist-lenet5-step-50|gokmen-vlasov"}
     again = CliRunner().invoke(main, args)

@@ -51,7 +51,8 @@ def test_list_shows_the_built_in_studies_and_a_plugins(toy: ToyStudy, fresh_host
         result = CliRunner().invoke(main, ["study", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert set(rows) == {"ablation", "builds", "batched", "superconvergence", "pulse-pick", "xd-refresh", "toy"}
+    assert set(rows) == {"ablation", "builds", "batched", "superconvergence", "pulse-pick", "xd-refresh", "table1",
+                         "toy"}
     assert rows["ablation"]["plugin"] == "aihwkit_sc.default_plugins.studies"  # built-ins: the same hook
     assert rows["toy"] == {"name": "toy", "aliases": [], "plugin": "toy-plugin", "description": "a toy study"}
 

@@ -27,6 +27,8 @@ STUDIES = {
                "(docs/results/aihwkit-builds.md)."),
     "superconvergence": ("study_superconvergence.py", "Epochs each schedule needs to reach a long, tuned "
                          "reference, per device and network; paired seeds, Holm (docs/results/superconvergence.md)."),
+    "table1": ("study_table1.py", "The poster's Table 1, MNIST rows, on mnist-5k at 1/5 of its epochs, beside the "
+               "poster's numbers, plus the step rows at the range test's LR (docs/results/table1-mnist5k.md)."),
     "batched": ("study_batched.py", "Batched against looped forward/backward of pulsed tiles: paired-seed training "
                 "(docs/results/batched-fidelity.md)."),
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 from aihwkit_sc.experiments.executor import Job
 from aihwkit_sc.experiments.table1 import RowSpec
-from aihwkit_sc.experiments.tables import markdown_table
+from aihwkit_sc.experiments.tables import collapsed, markdown_table
 
 
 def cell(values: list[float]) -> tuple[float | None, float | None]:
@@ -29,25 +29,60 @@ def collect(jobs: list[Job], records: list[dict[str, Any] | None]) -> dict[tuple
     return out
 
 
+RUN_FIELDS = ("row", "device", "seed", "dataset", "epochs", "batch_size", "schedule", "lr", "status",
+              "final_accuracy", "accuracies", "test_losses", "build", "wall_time_s")
+"""One finished run, compactly (:func:`run_rows`): what a Table 1 page is rebuilt from."""
+
+
+def run_rows(jobs: list[Job], records: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The finished runs as :data:`RUN_FIELDS` rows (accuracies and losses per epoch; ``lr`` the schedule's start
+    or peak LR; ``collapsed`` when no epoch left chance)."""
+    out = []
+    for job, record in zip(jobs, records, strict=True):
+        if record is None:
+            continue
+        metrics, summary, options = record["metrics"], record["summary"], job.config.schedule_options
+        accuracies = [m["test_accuracy"] for m in metrics]
+        status = summary["status"]
+        if status == "complete" and collapsed(accuracies):
+            status = "collapsed"
+        out.append({"row": job.row, "device": job.device, "seed": job.seed, "dataset": job.config.dataset,
+                    "epochs": job.config.epochs, "batch_size": job.config.batch_size,
+                    "schedule": job.config.schedule, "lr": options.get("lr", options.get("max_lr", job.config.lr)),
+                    "status": status, "final_accuracy": accuracies[-1], "accuracies": accuracies,
+                    "test_losses": [m["test_loss"] for m in metrics], "build": summary.get("aihwkit_build"),
+                    "wall_time_s": round(summary["wall_time_s"], 1)})
+    return out
+
+
 def table_rows(rows: list[RowSpec], devices: list[str], jobs: list[Job],
                records: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
-    """One dict per (row, device): ours (mean, std, n), the poster's (mean, std) and the difference of means."""
-    by_cell = collect(jobs, records)
-    epochs = {job.row: job.config.epochs for job in jobs}
-    dataset = {job.row: job.config.dataset for job in jobs}
-    batch = {job.row: job.config.batch_size for job in jobs}
+    """:func:`table_from_runs` of the jobs' finished runs (a row without any takes its epochs, data and batch from
+    its jobs)."""
+    return table_from_runs(rows, devices, run_rows(jobs, records),
+                           planned={job.row: {"dataset": job.config.dataset, "epochs": job.config.epochs,
+                                              "batch_size": job.config.batch_size} for job in jobs})
+
+
+def table_from_runs(rows: list[RowSpec], devices: list[str], runs: list[dict[str, Any]],
+                    planned: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One dict per (row, device): ours (mean, std, n, how many collapsed), the poster's (mean, std) and the
+    difference of means, from :func:`run_rows` rows."""
+    given = {**(planned or {}), **{r["row"]: r for r in runs}}
     out = []
     for row in rows:
+        setup = given.get(row.id, {})
         for device in devices:
-            runs = by_cell.get((row.id, device), [])
-            mean, std = cell([r["metrics"][-1]["test_accuracy"] for r in runs])
+            mine = [r for r in runs if (r["row"], r["device"]) == (row.id, device)]
+            mean, std = cell([r["final_accuracy"] for r in mine])
             paper = row.paper.get(device)
             out.append({
-                "row": row.id, "dataset": dataset.get(row.id, row.dataset), "model": row.model,
+                "row": row.id, "dataset": setup.get("dataset", row.dataset), "model": row.model,
                 "setting": row.setting, "momentum": row.momentum_text, "weight_decay": row.weight_decay,
-                "batch": batch.get(row.id, row.batch_size), "epochs": epochs.get(row.id, row.epochs),
+                "batch": setup.get("batch_size", row.batch_size), "epochs": setup.get("epochs", row.epochs),
                 "paper_epochs": row.epochs,
-                "device": device, "ours_mean": mean, "ours_std": std, "runs": len(runs),
+                "device": device, "ours_mean": mean, "ours_std": std, "runs": len(mine),
+                "collapsed": sum(r["status"] == "collapsed" for r in mine),
                 "paper_mean": paper[0] if paper else None, "paper_std": paper[1] if paper else None,
                 "difference": (mean - paper[0]) if (mean is not None and paper) else None,
             })
@@ -58,11 +93,15 @@ def _pm(mean: float | None, std: float | None) -> str:
     return "–" if mean is None else f"{mean:.2f} ± {std or 0:.2f}"
 
 
+def _ours(t: dict[str, Any]) -> str:
+    return _pm(t["ours_mean"], t["ours_std"]) + (f", {t['collapsed']} collapsed" if t.get("collapsed") else "")
+
+
 def markdown(table: list[dict[str, Any]]) -> str:
     head = ["Row", "Dataset", "Network", "PL/Setting", "CM/SS", "WD", "Batch", "Epoch (poster)", "Device",
             "Ours (%)", "n", "Poster (%)", "Ours − poster"]
     rows = [[t["row"], t["dataset"], t["model"], t["setting"], t["momentum"], f"{t['weight_decay']:g}", str(t["batch"]),
-             f"{t['epochs']} ({t['paper_epochs']})", t["device"], _pm(t["ours_mean"], t["ours_std"]), str(t["runs"]),
+             f"{t['epochs']} ({t['paper_epochs']})", t["device"], _ours(t), str(t["runs"]),
              _pm(t["paper_mean"], t["paper_std"]), "–" if t["difference"] is None else f"{t['difference']:+.2f}"]
             for t in table]
     return "\n".join(markdown_table(head, rows))

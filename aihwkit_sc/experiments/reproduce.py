@@ -11,6 +11,8 @@ from aihwkit_sc.experiments import executor, report, sweep, table1
 from aihwkit_sc.schedules.one_cycle import ANALOG_MODES
 
 MATCHED = "matched_lr.json"
+RUNS = "table1-runs.csv"
+"""Every finished run, one compact row each (:data:`report.RUN_FIELDS`), next to ``table1.md``."""
 
 
 def matched_step_lrs(rows: list[table1.RowSpec], devices: list[str], out: Path, *, dataset_override: str | None,
@@ -40,6 +42,20 @@ def matched_step_lrs(rows: list[table1.RowSpec], devices: list[str], out: Path, 
     return found
 
 
+def matched_row(row: table1.RowSpec) -> table1.RowSpec:
+    """A step row again at the range test's LR (``--matched-step-lr``): ``ID-matched-lr``, no poster numbers; its LR
+    per device is set on each job."""
+    return dataclasses.replace(row, id=row.id + "-matched-lr", paper={},
+                               setting="step/range-test/" + "/".join(row.setting.split("/")[2:]))
+
+
+def table_specs(rows: str | None, matched_step_lr: bool) -> list[table1.RowSpec]:
+    """The Table 1 rows ``rows`` selects, and with ``matched_step_lr`` each step row's matched-LR twin after them."""
+    selected = table1.select(table1.load_rows(), rows)
+    matched = [matched_row(r) for r in selected if r.schedule == "step"] if matched_step_lr else []
+    return selected + matched
+
+
 def device_list(devices: list[str] | None) -> list[str]:
     """Canonical preset names of ``devices`` (the poster's three when None); none, or one given twice, is an error."""
     from aihwkit_sc import presets
@@ -57,13 +73,13 @@ def device_list(devices: list[str] | None) -> list[str]:
     return list(names)
 
 
-def reproduce_table1(
+def plan_table1(
     *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
-    dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
-    address: str | None = None, batch_size: int | None = None, limit: int | None = None,
-    matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, torch_device: str = "cpu",
-) -> dict[str, Any]:
-    """Expand, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` and the figures to ``out``."""
+    dataset_override: str | None = None, out: str | Path = "runs/table1", batch_size: int | None = None,
+    limit: int | None = None, matched_step_lr: bool = False, analog: str = "plain", torch_device: str = "cpu",
+) -> tuple[list[table1.RowSpec], list[str], list[executor.Job]]:
+    """The rows (with the matched-LR twins), canonical devices and jobs of a Table 1 reproduction; with
+    ``matched_step_lr`` the range tests are run first (once: kept in ``OUT/matched_lr.json``)."""
     out = Path(out)
     selected = table1.select(table1.load_rows(), rows)
     device_names = device_list(devices)
@@ -80,19 +96,35 @@ def reproduce_table1(
         for row in selected:
             if row.schedule != "step":
                 continue
-            matched = dataclasses.replace(row, id=row.id + "-matched-lr", paper={},
-                                          setting="step/range-test/" + "/".join(row.setting.split("/")[2:]))
+            matched = matched_row(row)
             all_rows.append(matched)
             for device in device_names:
                 lr = found[f"{row.id}|{device}"]
                 variant = dataclasses.replace(matched, lr=lr, schedule_options=row.schedule_options | {"lr": lr})
                 jobs += sweep.expand([variant], [device], seeds, out, **common)  # type: ignore[arg-type]
+    return all_rows, device_names, jobs
+
+
+def reproduce_table1(
+    *, rows: str | None = None, devices: list[str] | None = None, seeds: int = 3, epochs_scale: float = 1.0,
+    dataset_override: str | None = None, out: str | Path = "runs/table1", backend: str = "local", workers: int = 2,
+    address: str | None = None, batch_size: int | None = None, limit: int | None = None,
+    matched_step_lr: bool = False, analog: str = "plain", quiet: bool = False, torch_device: str = "cpu",
+) -> dict[str, Any]:
+    """:func:`plan_table1`, run (skipping finished runs), and write ``table1.md``, ``table1.csv`` (per row and
+    device), ``table1-runs.csv`` (per run) and the figures to ``out``."""
+    out = Path(out)
+    all_rows, device_names, jobs = plan_table1(
+        rows=rows, devices=devices, seeds=seeds, epochs_scale=epochs_scale, dataset_override=dataset_override,
+        out=out, batch_size=batch_size, limit=limit, matched_step_lr=matched_step_lr, analog=analog,
+        torch_device=torch_device)
     records = executor.execute(jobs, backend=backend, workers=workers, address=address, quiet=quiet)
     table = report.table_rows(all_rows, device_names, jobs, records)
     out.mkdir(parents=True, exist_ok=True)
     text = report.markdown(table)
     (out / "table1.md").write_text(text + "\n")
     (out / "table1.csv").write_text(report.to_csv(table))
+    (out / RUNS).write_text(report.to_csv(report.run_rows(jobs, records)))
     paths = report.figures(all_rows, jobs, records, out)
     finished = sum(r is not None for r in records)
     return {"table": table, "markdown": text, "figures": [str(p) for p in paths], "runs": len(jobs),
