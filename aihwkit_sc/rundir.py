@@ -1,4 +1,5 @@
-"""A run directory's files on disk: atomic writes, an exclusive lock, and one-line errors for what can go wrong.
+"""A run directory's files on disk: atomic writes, an exclusive lock, reading a checkpoint back, and one-line errors
+for what can go wrong.
 
 Every file a run or a sweep leaves (``checkpoint.pt``, ``metrics.jsonl``, ``summary.json``, ``result.json``) is
 written to ``NAME.tmp`` and renamed over ``NAME`` (``os.replace`` is atomic on POSIX), so a crash, Ctrl-C or
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 LOCK = ".lock"
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
 
 
 class RunDirectoryError(ValueError):
@@ -149,3 +153,52 @@ def deferred_interrupts() -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used for this run (unreadable, or written for another configuration)."""
+
+
+class UnreadableCheckpoint(CheckpointError):
+    """A checkpoint file that is truncated, empty or not an aihwkit-sc checkpoint."""
+
+
+def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
+    """A checkpoint written by :func:`aihwkit_sc.training.train`, or a one-line :class:`CheckpointError` saying
+    what is wrong with it."""
+    try:
+        import torch
+
+        state = torch.load(path, weights_only=False, map_location=map_location)
+    except Exception as exc:  # truncated, empty, random bytes: pickle, zip and EOF errors alike
+        detail = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
+        raise UnreadableCheckpoint(f"{path} is not a readable checkpoint ({type(exc).__name__}: {detail}); delete it "
+                              "(or the run folder) to start the run again") from None
+    missing = [k for k in ("config", "epoch", "metrics", "schedule_options", "model") if k not in state] \
+        if isinstance(state, dict) else ["everything"]
+    if missing:
+        raise UnreadableCheckpoint(f"{path} is not an aihwkit-sc checkpoint (it lacks {', '.join(missing)}); delete it "
+                              "to start the run again")
+    return state
+
+
+def existing_run(out: Path) -> list[str]:
+    """The files of an earlier run in ``out`` that a new run would overwrite. A run stopped before it finished an
+    epoch (during set-up or epoch 1: no checkpoint, no metrics line, a summary saying it was interrupted) leaves
+    nothing that starting again would lose, so it counts as none."""
+    found = [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
+    return [] if nothing_finished(out) else found
+
+
+def nothing_finished(out: Path) -> bool:
+    """True when ``out`` holds only what a run stopped before its first epoch ended leaves: no checkpoint, an empty
+    or missing ``metrics.jsonl`` and a summary saying it was interrupted after 0 epochs."""
+    if (out / CHECKPOINT).is_file() or not (out / SUMMARY).is_file():
+        return False
+    try:
+        if (out / METRICS).is_file() and (out / METRICS).read_text().strip():
+            return False
+        summary = json.loads((out / SUMMARY).read_text())
+        return bool(summary.get("status") == "interrupted" and summary.get("epochs_done") == 0)
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -34,13 +34,19 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from aihwkit_sc import data, devices, presets, rundir, schedules, seeding, zoo
 from aihwkit_sc.pulses import PulseCounter
+from aihwkit_sc.rundir import (
+    CHECKPOINT,
+    METRICS,
+    SUMMARY,
+    CheckpointError,
+    existing_run,
+    nothing_finished,
+    read_checkpoint,
+)
 from aihwkit_sc.schedules._common import MAX_LR, is_number
 from aihwkit_sc.schedules.analog import analog_tiles_by_group, bad_analog_lrs, contexts, is_analog_group
 from aihwkit_sc.schedules.shaped import XdTracking
 
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
-SUMMARY = "summary.json"
 CONFIG = "config.json"
 MAX_SEED = 2**63 - 1
 """The largest seed (torch's generators take a signed 64-bit seed); every one from 0 up works on CPU and CUDA."""
@@ -314,14 +320,6 @@ class Run:
         random.setstate(state["rng"]["python"])
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used for this run (unreadable, or written for another configuration)."""
-
-
-class UnreadableCheckpoint(CheckpointError):
-    """A checkpoint file that is truncated, empty or not an aihwkit-sc checkpoint."""
-
-
 def canonical(config: TrainConfig) -> TrainConfig:
     """``config`` with its model, preset, dataset and schedule as canonical names (``gv`` -> ``gokmen-vlasov``) and
     its data root as an absolute path (``None`` when it is the default root), so an alias and its name, or a path
@@ -349,44 +347,6 @@ def _canonical_root(root: str | None) -> str | None:
                          f"({data.default_root()})")
     path = Path(root).expanduser().resolve()
     return None if path == data.default_root().expanduser().resolve() else str(path)
-
-
-def read_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
-    """A checkpoint written by :func:`train`, or a one-line :class:`CheckpointError` saying what is wrong with it."""
-    try:
-        state = torch.load(path, weights_only=False, map_location=map_location)
-    except Exception as exc:  # truncated, empty, random bytes: pickle, zip and EOF errors alike
-        detail = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
-        raise UnreadableCheckpoint(f"{path} is not a readable checkpoint ({type(exc).__name__}: {detail}); delete it "
-                              "(or the run folder) to start the run again") from None
-    missing = [k for k in ("config", "epoch", "metrics", "schedule_options", "model") if k not in state] \
-        if isinstance(state, dict) else ["everything"]
-    if missing:
-        raise UnreadableCheckpoint(f"{path} is not an aihwkit-sc checkpoint (it lacks {', '.join(missing)}); delete it "
-                              "to start the run again")
-    return state
-
-
-def existing_run(out: Path) -> list[str]:
-    """The files of an earlier run in ``out`` that a new run would overwrite. A run stopped before it finished an
-    epoch (during set-up or epoch 1: no checkpoint, no metrics line, a summary saying it was interrupted) leaves
-    nothing that starting again would lose, so it counts as none."""
-    found = [name for name in (CHECKPOINT, METRICS, SUMMARY) if (out / name).is_file()]
-    return [] if nothing_finished(out) else found
-
-
-def nothing_finished(out: Path) -> bool:
-    """True when ``out`` holds only what a run stopped before its first epoch ended leaves: no checkpoint, an empty
-    or missing ``metrics.jsonl`` and a summary saying it was interrupted after 0 epochs."""
-    if (out / CHECKPOINT).is_file() or not (out / SUMMARY).is_file():
-        return False
-    try:
-        if (out / METRICS).is_file() and (out / METRICS).read_text().strip():
-            return False
-        summary = json.loads((out / SUMMARY).read_text())
-        return bool(summary.get("status") == "interrupted" and summary.get("epochs_done") == 0)
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 class _Terminated(BaseException):

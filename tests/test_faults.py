@@ -20,7 +20,8 @@ import torch
 
 from aihwkit_sc import rundir, training
 from aihwkit_sc.experiments import executor, sweep, table1
-from aihwkit_sc.training import CheckpointError, TrainConfig, TrainingStopped, UnreadableCheckpoint, train
+from aihwkit_sc.rundir import CheckpointError, UnreadableCheckpoint
+from aihwkit_sc.training import TrainConfig, TrainingStopped, train
 
 TIMING = {"wall_time_s", "samples_per_s"}
 
@@ -181,10 +182,10 @@ def test_ctrl_c_during_set_up_leaves_a_summary_and_a_fresh_start(tmp_path: Path,
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["status"], summary["epochs_done"], summary["schedule_options"]) == ("interrupted", 0, None)
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.jsonl").exists()
-    assert training.existing_run(tmp_path) == []  # nothing to lose: no --overwrite needed
+    assert rundir.existing_run(tmp_path) == []  # nothing to lose: no --overwrite needed
     monkeypatch.setattr(training, "Run", real_run)
     assert train(tiny(epochs=2), tmp_path, quiet=True).summary["epochs_done"] == 2
-    assert training.existing_run(tmp_path) == ["checkpoint.pt", "metrics.jsonl", "summary.json"]
+    assert rundir.existing_run(tmp_path) == ["checkpoint.pt", "metrics.jsonl", "summary.json"]
 
 
 def test_ctrl_c_before_set_up_leaves_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +200,7 @@ def test_ctrl_c_before_set_up_leaves_a_summary(tmp_path: Path, monkeypatch: pyte
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["status"], summary["epochs_done"]) == ("interrupted", 0)
     monkeypatch.undo()
-    assert training.existing_run(tmp_path) == []  # nothing to lose: the same command starts again
+    assert rundir.existing_run(tmp_path) == []  # nothing to lose: the same command starts again
     assert train(tiny(epochs=1), tmp_path, quiet=True).summary["epochs_done"] == 1
 
 

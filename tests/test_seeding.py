@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from aihwkit_sc import build, devices, seeding, training
+from aihwkit_sc import build, devices, rundir, seeding
 from aihwkit_sc.training import TrainConfig, TrainingStopped, train
 
 TIMING = {"wall_time_s", "samples_per_s"}
@@ -31,7 +31,7 @@ def metrics_lines(out: Path) -> list[dict[str, Any]]:
 
 def tile_weights(out: Path) -> list[torch.Tensor]:
     """The analog weights the run ended with, read back from its checkpoint into a fresh model."""
-    state = training.read_checkpoint(out / "checkpoint.pt")
+    state = rundir.read_checkpoint(out / "checkpoint.pt")
     model = build("lenet5", preset="gokmen-vlasov")
     devices.load_state(model, state["model"])
     return [tile.get_weights()[0] for tile in devices.tiles(model)]

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from aihwkit_sc import rundir
-from aihwkit_sc.training import CHECKPOINT, TrainConfig
+from aihwkit_sc.rundir import CHECKPOINT
+from aihwkit_sc.training import TrainConfig
 
 RESULT = "result.json"
 SWEEP_LOCK = ".sweep.lock"
@@ -73,7 +74,8 @@ def run_job(config: dict[str, Any], out_dir: str | None) -> dict[str, Any]:
     global _stopping, _running, _interrupted
     import torch
 
-    from aihwkit_sc.training import TrainingStopped, UnreadableCheckpoint, train
+    from aihwkit_sc.rundir import UnreadableCheckpoint
+    from aihwkit_sc.training import TrainingStopped, train
 
     if _stopping:
         raise KeyboardInterrupt("the sweep was interrupted")
