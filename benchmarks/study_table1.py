@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,18 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def key(run: dict[str, Any]) -> tuple[str, str, int]:
+    return run["row"], run["device"], run["seed"]
+
+
 def write_rows(path: Path, runs: list[dict[str, Any]]) -> None:
-    """The CSV rewritten from the run folders' finished runs (sorted; list fields as JSON)."""
-    path.unlink(missing_ok=True)
-    ordered = sorted(runs, key=lambda r: (r["row"], SETUP["devices"].index(r["device"]), r["seed"]))
-    StudyTable(path, report.RUN_FIELDS).append(as_csv(ordered))
+    """The CSV rewritten with ``runs``, one row per run (the last of a key wins), sorted; list fields as JSON."""
+    unique = {key(r): r for r in runs}
+    ordered = sorted(unique.values(), key=lambda r: (r["row"], SETUP["devices"].index(r["device"]), r["seed"]))
+    tmp = path.with_name(path.name + ".tmp")  # renamed over the CSV: a crash leaves the old file or the new one
+    tmp.unlink(missing_ok=True)
+    StudyTable(tmp, report.RUN_FIELDS).append(as_csv(ordered))
+    os.replace(tmp, path)
 
 
 def as_csv(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,16 +132,24 @@ def main(argv: list[str] | None = None) -> None:
 
     def run_missing() -> None:
         from aihwkit_sc.experiments.executor import execute, load_result
-        from aihwkit_sc.experiments.reproduce import plan_table1
+        from aihwkit_sc.experiments.reproduce import MATCHED, plan_table1
 
         setup = SETUP | {"rows": args.rows, "devices": args.devices or SETUP["devices"]}
+        kept = read_rows(args.csv) if args.csv.is_file() else []
+        matched = args.work_dir / MATCHED
+        if not matched.is_file() and kept:  # a new work folder: the matched rows keep the LRs their rows record
+            matched.parent.mkdir(parents=True, exist_ok=True)
+            matched.write_text(json.dumps({f"{r['row'].removesuffix('-matched-lr')}|{r['device']}": r["lr"]
+                                           for r in kept if r["row"].endswith("-matched-lr")}, indent=2))
         _, _, jobs = plan_table1(**setup, out=args.work_dir, limit=args.limit)
+        done = {key(r) for r in kept}
+        todo = [j for j in jobs if (j.row, j.device, j.seed) not in done]  # a run in the CSV is never trained again
         try:
-            execute(jobs, workers=args.workers, quiet=args.quiet,
+            execute(todo, workers=args.workers, quiet=args.quiet,
                     on_result=lambda job, record: StudyTable(args.csv, report.RUN_FIELDS).append(
                         as_csv(report.run_rows([job], [record]))))
-        finally:  # whatever stopped the sweep, every run finished so far (now or before) is in the CSV, in order
-            write_rows(args.csv, report.run_rows(jobs, [load_result(j) for j in jobs]))
+        finally:  # whatever stopped the sweep: the CSV's runs and every run finished so far, in order
+            write_rows(args.csv, kept + report.run_rows(todo, [load_result(j) for j in todo]))
 
     def write(runs: list[dict[str, Any]]) -> str:
         figure = plot(runs, figure_path(args.out))
