@@ -53,13 +53,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"wrote {page}")
 
 
-def write_page(path: Path, ratios: dict[str, str]) -> None:
-    """The measured ratios as a page: every line a ratio against a baseline timed in the same run."""
+def provenance() -> str:
+    """When, from which commit and on what machine a page was measured: "on DATE, commit C, N CPU cores (ARCH)"."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    return (f"on {datetime.date.today()}, commit {commit}, {os.cpu_count()} CPU cores "
+            f"({platform.processor() or platform.machine()})")
+
+
+def write_page(path: Path, ratios: dict[str, str]) -> None:
+    """The measured ratios as a page: every line a ratio against a baseline timed in the same run."""
     lines = ["# Benchmarks: ratios against a baseline timed in the same run", "",
-             f"Written by `make bench` (pytest-benchmark, `benchmarks/`) on {datetime.date.today()}, commit {commit}, "
-             f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); the machine is shared, so "
+             f"Written by `make bench` (pytest-benchmark, `benchmarks/`) {provenance()}; the machine is shared, so "
              "only ratios are reported. Re-run `make bench` to measure on yours.", "",
              *markdown_table(["benchmark", "result"], [[f"`{name}`", text] for name, text in ratios.items()]), ""]
     path.parent.mkdir(parents=True, exist_ok=True)

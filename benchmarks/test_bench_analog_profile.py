@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import record
+from conftest import provenance, record
 from torch.utils.data import DataLoader
 
 from aihwkit_sc import devices, plugins, presets
@@ -158,7 +158,8 @@ def test_profile_of_an_analog_epoch(benchmark: Any, request: pytest.FixtureReque
     page = request.config.getoption("--ratios-page")
     if page:
         lines = ["# Where an analog epoch's time goes", "",
-                 "Written by `make bench` (`benchmarks/test_bench_analog_profile.py`): LeNet-5 on Gokmen-Vlasov, "
+                 f"Written by `make bench` (`benchmarks/test_bench_analog_profile.py`) {provenance()}: LeNet-5 on "
+                 "Gokmen-Vlasov, "
                  f"3 epochs of {BATCHES} batches of 64 mnist-5k digits, one torch thread per process as in the "
                  "sweeps. Shares of the epochs' wall time, per analog layer and phase; the rest is digital layers, "
                  "loss, autograd, the optimizer's Python and the loop.", "",

@@ -42,7 +42,8 @@ def test_training_loop_vs_hand_written_aihwkit_loop(benchmark: Any) -> None:
     ours_s, hand_s, ratio = interleaved_ratio(ours, hand_written, rounds=5, inner=1)
     record("training loop / hand-written aihwkit loop (LeNet-5, GV, 8x64)",
            f"{ratio:.3f}x ({ours_s:.2f} s vs {hand_s:.2f} s per 512 samples; ours re-measures x·d once per epoch, "
-           f"one extra forward and backward of a batch: 1/{BATCHES} here, about 1/55 in a mnist-5k epoch)")
+           f"one extra forward and backward of a batch: 1/{BATCHES} of this benchmark's epoch, about 1/55 of a "
+           "mnist-5k epoch)")
     benchmark.extra_info.update(ratio=ratio)
     benchmark.pedantic(ours, rounds=2, iterations=1)
 
