@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, default=None, help="training samples per run (toy runs)")
     p.add_argument("--rows", default=SETUP["rows"], help="the rows to train (toy runs); the page plans all of them")
-    p.add_argument("--devices", nargs="+", default=None, help="the devices to train (toy runs)")
+    p.add_argument("--devices", nargs="+", default=None, choices=SETUP["devices"],
+                   help="the devices to train (toy runs); the page plans all of them")
     add_study_options(p, csv=RESULTS / "table1-mnist5k.csv", out=RESULTS / "table1-mnist5k.md")
     args = p.parse_args(argv)
 

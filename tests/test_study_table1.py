@@ -68,3 +68,10 @@ def test_the_page_needs_rows(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text(",".join(study.report.RUN_FIELDS) + "\n")
     with pytest.raises(SystemExit, match="holds no runs"):
         study.main(["--report-only", "--csv", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "p.md")])
+
+
+def test_a_device_outside_the_page_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        study.main(["--devices", "ecram", "--csv", str(tmp_path / "t.csv"), "--out", str(tmp_path / "t.md")])
+    err = capsys.readouterr().err
+    assert "argument --devices: invalid choice: 'ecram'" in err and "gokmen-vlasov" in err
