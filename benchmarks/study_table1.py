@@ -26,6 +26,7 @@ from aihwkit_sc.experiments import report
 from aihwkit_sc.experiments.reproduce import table_specs
 from aihwkit_sc.experiments.studies import StudyTable, add_study_options, run_then_report, write_page
 from aihwkit_sc.experiments.sweep import scaled_row
+from aihwkit_sc.experiments.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -94,7 +95,7 @@ def page(runs: list[dict[str, Any]], csv_name: str, figure: str | None) -> str:
              report.markdown(table), ""]
     if matched:
         lines += ["The range test's LR for each matched step row:", ""]
-        lines += report.markdown_table(["row", "device", "LR"], [[r, d, f"{lr:.4g}"] for r, d, lr in matched])
+        lines += markdown_table(["row", "device", "LR"], [[r, d, f"{lr:.4g}"] for r, d, lr in matched])
         lines += [""]
     if figure:
         lines += [f"![Figures 4/5 for {FIGURE_ROW}: test accuracy and loss per device, seed 0]({figure})", ""]

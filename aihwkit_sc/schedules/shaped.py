@@ -96,7 +96,9 @@ class XdTracking:
         self.refresh_xd(fresh)
 
     def _apply_xd(self, xd: list[float]) -> None:
-        raise NotImplementedError
+        """The hook each scheduler that mixes this in defines: set its analog groups' LRs from the new ``x·d``
+        (:class:`AnalogShapedLR` and ``AnalogOneCycleLR`` do); the mixin alone cannot know where its LRs live."""
+        raise NotImplementedError(f"{type(self).__name__} mixes in XdTracking but does not define _apply_xd")
 
 
 class AnalogShapedLR(XdTracking, TileSyncMixin, LambdaLR):
