@@ -117,10 +117,10 @@ def test_a_plugins_plan_study_runs_through_the_cli(fresh_host: plugins.PluginHos
     result = CliRunner().invoke(main, ["study", "run", "my-plan", "--limit", "64", "--validation", "50", "--quiet",
                                        "--work-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
-    from aihwkit_sc.experiments import plans
+    from aihwkit_sc.experiments import plan_cells, plans
 
     rows = plans.read_rows(tmp_path / "my.csv")
-    tuned = {p: plans.tuned(rows, plugin.study.plan[0], p, 1) for p in ("constant", "anneal")}
+    tuned = {p: plan_cells.tuned(rows, plugin.study.plan[0], p, 1) for p in ("constant", "anneal")}
     assert all(s is not None for s in tuned.values())  # tuned on validation, the grid grown where it had to
     finals = sorted((r["policy"], r["scale"], r["seed"]) for r in rows if r["phase"] == "final")
     assert finals == sorted((p, tuned[p], s) for p in ("constant", "anneal") for s in (100, 101))

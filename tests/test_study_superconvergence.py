@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from aihwkit_sc import data
-from aihwkit_sc.experiments import plans
+from aihwkit_sc.experiments import plan_cells, plan_page, plans
 from aihwkit_sc.experiments.policies import POLICIES
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "study_superconvergence.py"
@@ -61,25 +61,25 @@ def test_a_budget_reuses_the_tuning_nearest_on_a_log_scale() -> None:
 def test_a_tuned_scale_on_the_edge_of_its_grid_extends_the_grid() -> None:
     # best at the top edge: x4 is added; once x4 is trained and worse, x2 is the tuned scale
     rows = tuning({("constant", 3): {0.5: [0.90, 0.90], 1.0: [0.92, 0.92], 2.0: [0.95, 0.95]}})
-    assert plans.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
-    assert plans.tuned(rows, CELL, "constant", 3) is None  # x4 is not trained yet: no tuned scale, no finals
+    assert plan_cells.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert plan_cells.tuned(rows, CELL, "constant", 3) is None  # x4 is not trained yet: no tuned scale, no finals
     rows += tuning({("constant", 3): {4.0: [0.97, None]}})  # a diverged seed counts 0: mean 0.485
-    assert plans.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
-    assert plans.tuned(rows, CELL, "constant", 3) == 2.0
+    assert plan_cells.grid_of(rows, CELL, "constant", 3) == [0.5, 1.0, 2.0, 4.0]
+    assert plan_cells.tuned(rows, CELL, "constant", 3) == 2.0
     # best at the bottom edge: /2 is added; ties go to the smaller scale
     rows = tuning({("anneal", 24): {0.25: [0.9, 0.9], 0.5: [0.9, 0.9], 1.0: [0.9, 0.9], 2.0: [0.8, 0.8]}})
-    assert plans.grid_of(rows, CELL, "anneal", 24) == [0.125, 0.25, 0.5, 1.0, 2.0]
+    assert plan_cells.grid_of(rows, CELL, "anneal", 24) == [0.125, 0.25, 0.5, 1.0, 2.0]
     # at most MAX_EXTENSIONS extensions
-    grid = {0.5 * 2 ** k: [0.5 + 0.01 * k] * 2 for k in range(3 + plans.MAX_EXTENSIONS)}
+    grid = {0.5 * 2 ** k: [0.5 + 0.01 * k] * 2 for k in range(3 + plan_cells.MAX_EXTENSIONS)}
     rows = tuning({("multistep", 3): grid})
-    assert len(plans.grid_of(rows, CELL, "multistep", 3)) == 3 + plans.MAX_EXTENSIONS
-    assert plans.tuned(rows, CELL, "multistep", 3) == max(grid)
+    assert len(plan_cells.grid_of(rows, CELL, "multistep", 3)) == 3 + plan_cells.MAX_EXTENSIONS
+    assert plan_cells.tuned(rows, CELL, "multistep", 3) == max(grid)
 
 
 def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional_policy_on_validation() -> None:
     interior = {0.5: [0.90, 0.90], 1.0: [0.95, 0.95], 2.0: [0.91, 0.91]}
     rows = tuning({(p, 24): interior for p in POLICIES})
-    want, waiting = plans.wanted_runs(rows, CELL)
+    want, waiting = plan_cells.wanted_runs(rows, CELL)
     finals = [r for r in want if r["phase"] == "final"]
     # 12 and 24 epochs reuse the 24-epoch tuning; 3 and 6 wait for the 3-epoch one
     assert {(r["policy"], r["budget"]) for r in finals if r["budget"] != 48} == {
@@ -92,8 +92,8 @@ def test_finals_wait_for_their_tuning_and_the_reference_is_the_best_conventional
     rows = tuning({("constant", 24): interior, ("anneal", 24): interior,
                    ("multistep", 24): {0.5: [0.9, 0.9], 1.0: [0.96, 0.96], 2.0: [0.9, 0.9]},
                    ("one-cycle", 24): {0.5: [0.9, 0.9], 1.0: [0.99, 0.99], 2.0: [0.9, 0.9]}})
-    assert plans.reference_policy(rows, CELL) == "multistep"
-    want, _ = plans.wanted_runs(rows, CELL)
+    assert plan_cells.reference_policy(rows, CELL) == "multistep"
+    want, _ = plan_cells.wanted_runs(rows, CELL)
     ref = [r for r in want if r["budget"] == 48]
     assert {(r["policy"], r["scale"], r["tuned_at"]) for r in ref} == {("multistep", 1.0, 24)}
     assert [r["seed"] for r in ref] == [100, 101, 102]  # the finals' seeds: paired with every final
@@ -114,7 +114,7 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
         for i, acc in enumerate(runs):
             status = "collapsed" if max(acc) <= 0.15 else "diverged" if len(acc) < budget else "complete"
             rows.append(row(policy, "final", 1.0, budget, 100 + i, acc, status, tuned_at=3, cell=cell))
-    page = plans.report(rows, [cell], "x.csv", study=sc.SUPERCONVERGENCE)
+    page = plan_page.report(rows, [cell], "x.csv", study=sc.SUPERCONVERGENCE)
     assert "| anneal | 96.23 ± 0.32 (n=3) | 66.00 ± 48.66 (n=3), 1 collapsed |" in page
     assert "| one-cycle | 96.83 ± 0.76 (n=3) | 69.17 ± 51.24 (n=3), 1 diverged |" in page  # diverged counts 10 %
     assert "Long reference: `anneal`" in page and "for 12 epochs: 97.17 ± 0.29 (n=3)" in page
@@ -122,7 +122,7 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert "| one-cycle | 1/3, epoch 3 | 2/3, epoch 5 |" in page
     assert "| anneal | 0/3 | 1/3, epoch 6 |" in page  # nor does the collapsed run
     # every paired difference on the page: scipy's t interval and p, Holm across the page's family
-    family = plans.comparisons(rows, cell)
+    family = plan_page.comparisons(rows, cell)
     assert [label for label, _ in family] == ["3 ep: one-cycle − anneal", "6 ep: one-cycle − anneal",
                                               "anneal 3 ep − reference", "anneal 6 ep − reference",
                                               "one-cycle 3 ep − reference", "one-cycle 6 ep − reference"]
@@ -141,14 +141,14 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert min(holm) < 0.05 and "lower" in page  # anneal at 3 epochs falls short of the reference, seed by seed
     assert "None: every run of the plan has a row." in page
     # the figure's data: per policy mean and 95 % t half-width per budget, the reference as a band
-    ((title, budgets, lines, band),) = plans.budget_panels(rows, [cell])
+    ((title, budgets, lines, band),) = plan_page.budget_panels(rows, [cell])
     assert title == "LeNet-5, gokmen-vlasov" and budgets == [3, 6]
     xs, ys, errs = lines["anneal"]
     assert xs == pytest.approx([3 * 0.94, 6 * 0.94]) and ys == pytest.approx([96.2333, 66.0], abs=1e-3)
     assert errs[1] == pytest.approx(stats.t.ppf(0.975, 2) * 48.6621 / 3 ** 0.5, rel=1e-4)
     assert band[0] == "anneal, 12 ep" and band[1] == pytest.approx(97.1667, abs=1e-3)
-    assert plans.plot(rows, [cell], tmp_path / "p.md").read_bytes()[:4] == b"\x89PNG"
-    assert plans.budget_panels([r for r in rows if r["phase"] == "tune"], [cell]) == []  # no finals: no figure
+    assert plan_page.plot(rows, [cell], tmp_path / "p.md").read_bytes()[:4] == b"\x89PNG"
+    assert plan_page.budget_panels([r for r in rows if r["phase"] == "tune"], [cell]) == []  # no finals: no figure
 
 
 def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:
@@ -161,7 +161,7 @@ def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with
     rows += [row(p, "final", 1.0, 6, 100 + i, [acc], tuned_at=6) for p, accs in
              (("anneal", (0.90, 0.92)), ("anneal+xd-epoch", (0.93, 0.96))) for i, acc in enumerate(accs)]
     rows = [r | {"device": "gokmen-vlasov"} for r in rows]
-    assert plans.comparisons(rows, cell) == [("6 ep: anneal+xd-epoch − anneal", [pytest.approx(3.0),
+    assert plan_page.comparisons(rows, cell) == [("6 ep: anneal+xd-epoch − anneal", [pytest.approx(3.0),
                                                                               pytest.approx(4.0)])]
 
 
@@ -177,18 +177,18 @@ def test_pulses_over_training_are_the_seed_mean_per_layer_and_epoch_at_the_longe
              final("anneal", 4, 100, [[2.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, None]]),
              final("anneal", 4, 101, [[4.0, 4.0], [1.0, 2.0], [0.5, 1.0], [0.25, 0.5]]),
              final("anneal+xd-epoch", 4, 100, [[2.0, 2.0]] * 4)]
-    ((drawn, budget, name, series),) = plans.pulse_series(rows, [cell])
+    ((drawn, budget, name, series),) = plan_page.pulse_series(rows, [cell])
     assert drawn is cell and budget == 4 and name == "bit_length"  # rows without peak pulses
     assert series["anneal"] == [[3.0, 1.0, 0.5, 0.25], [4.0, 2.0, 1.0, 0.5]]  # per layer; a missing value skipped
     assert series["anneal+xd-epoch"] == [[2.0] * 4, [2.0] * 4]
     peaks = [r | {"peak_pulses": [[v / 4 if v is not None else None for v in e] for e in r["bit_length"]]}
              if r["phase"] == "final" else r for r in rows]
-    ((_, _, name, series),) = plans.pulse_series(peaks, [cell])  # every row has them: they are drawn
+    ((_, _, name, series),) = plan_page.pulse_series(peaks, [cell])  # every row has them: they are drawn
     assert name == "peak_pulses" and series["anneal"] == [[0.75, 0.25, 0.125, 0.0625], [1.0, 0.5, 0.25, 0.125]]
-    assert plans.plot_pulses(rows, [cell], tmp_path / "p.md") == tmp_path / "p-pulses.png"
+    assert plan_page.plot_pulses(rows, [cell], tmp_path / "p.md") == tmp_path / "p-pulses.png"
     assert (tmp_path / "p-pulses.png").read_bytes()[:4] == b"\x89PNG"
     digital = plans.Cell("lenet5", "mnist-5k", "pytorch", ("anneal",), (2,), 1, (2,), 1, (0.5, 1.0, 2.0))
-    assert plans.pulse_series([r | {"device": "pytorch", "bit_length": []} for r in rows], [digital]) == []
+    assert plan_page.pulse_series([r | {"device": "pytorch", "bit_length": []} for r in rows], [digital]) == []
 
 
 def test_the_padded_digits_are_the_same_digits() -> None:
@@ -223,8 +223,8 @@ def test_superconvergence_study_end_to_end(tmp_path: Path) -> None:
         best = max(sorted(tune), key=lambda s: tune[s])
         grid = sorted(tune)
         # the tuned scale is the best trained one, and inside the grid unless the grid grew as far as it may
-        assert plans.tuned(typed, cell, policy, 1) == best
-        assert grid[0] < best < grid[-1] or len(grid) == 2 + plans.MAX_EXTENSIONS
+        assert plan_cells.tuned(typed, cell, policy, 1) == best
+        assert grid[0] < best < grid[-1] or len(grid) == 2 + plan_cells.MAX_EXTENSIONS
         finals = [r for r in typed if (r["policy"], r["phase"]) == (policy, "final") and r["budget"] in (1, 2)]
         assert {(r["scale"], r["budget"], r["seed"]) for r in finals} == {(best, b, s) for b in (1, 2)
                                                                            for s in (100, 101)}
