@@ -11,6 +11,7 @@ import math
 import statistics
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,33 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert band[0] == "anneal, 12 ep" and band[1] == pytest.approx(97.1667, abs=1e-3)
     assert plan_page.plot(rows, [cell], tmp_path / "p.md").read_bytes()[:4] == b"\x89PNG"
     assert plan_page.budget_panels([r for r in rows if r["phase"] == "tune"], [cell]) == []  # no finals: no figure
+
+
+def test_without_a_long_reference_the_conventional_policys_longest_budget_stands_in_for_it() -> None:
+    cell = plans.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle", "anneal"), (2, 8), 2, (2,), 1, (0.5, 1.0, 2.0))
+    rows = [row(p, "tune", s, 2, 0, [v], cell=cell) for p in cell.policies for s, v in ((0.5, .9), (1.0, .95),
+                                                                                         (2.0, .9))]
+    finals = {("one-cycle", 2): (.96, .97), ("anneal", 2): (.95, .955), ("one-cycle", 8): (.979, .985),
+              ("anneal", 8): (.97, .99)}
+    for (policy, budget), accs in finals.items():
+        for i, acc in enumerate(accs):
+            curve = [0.9] * (budget - 1) + [acc]
+            rows.append(row(policy, "final", 1.0, budget, 100 + i, curve, tuned_at=2, cell=cell))
+    assert plan_page.long_reference(rows, cell) == ("anneal", 8, True)
+    family = dict(plan_page.comparisons(rows, cell))
+    # shorter budgets only, each seed against the same seed's long anneal; the long anneal is not compared with itself
+    assert list(family) == ["2 ep: one-cycle − anneal", "8 ep: one-cycle − anneal",
+                            "one-cycle 2 ep − anneal 8 ep", "anneal 2 ep − anneal 8 ep"]
+    assert family["one-cycle 2 ep − anneal 8 ep"] == [pytest.approx(-1.0), pytest.approx(-2.0)]
+    assert family["anneal 2 ep − anneal 8 ep"] == [pytest.approx(-2.0), pytest.approx(-3.5)]
+    page = plan_page.report(rows, [cell], "x.csv", study=sc.SUPERCONVERGENCE)
+    assert ("No separate long reference: `anneal` (the best conventional policy on validation at 2 epochs) at the "
+            "longest budget, 8 epochs, stands in for it: 98.00 ± 1.41 (n=2).") in page
+    assert "### Epochs to reach the reference's mean (98.00 %)" in page
+    assert "| one-cycle | 0/2 | 1/2, epoch 8 |" in page and "| anneal | 0/2 | 1/2, epoch 8 |" in page
+    # a cell with one budget, or one that compares every arm with a baseline, has nothing to stand in
+    assert plan_page.long_reference(rows, replace(cell, budgets=(2,))) is None
+    assert plan_page.long_reference(rows, replace(cell, baseline="anneal")) is None
 
 
 def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:

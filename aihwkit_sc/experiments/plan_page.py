@@ -81,9 +81,25 @@ def reach_epoch(r: dict[str, Any], target: float) -> int | None:
     return next((i + 1 for i, a in enumerate(r["accuracies"]) if 100 * a >= target), None)
 
 
+def long_reference(rows: list[dict[str, Any]], cell: Cell) -> tuple[str, int, bool] | None:
+    """What the cell's budgets are measured against: (policy, budget, stands in). The long reference (the best
+    conventional policy on validation at the longest tuning budget, trained for ``cell.reference`` epochs) where the
+    cell has one; in a cell without one that compares one-cycle with the others, that policy at the cell's longest
+    budget stands in for it (``True``); None when neither exists yet."""
+    ref = reference_policy(rows, cell)
+    if ref is None:
+        return None
+    if cell.reference:
+        return ref, cell.reference, False
+    if cell.baseline is None and len(cell.budgets) > 1:
+        return ref, max(cell.budgets), True
+    return None
+
+
 def comparisons(rows: list[dict[str, Any]], cell: Cell) -> list[tuple[str, list[float]]]:
     """The cell's paired comparisons (label, differences in points by seed): one-cycle against each other policy at
-    every budget, and each policy at every budget against the long reference."""
+    every budget, and each policy at every budget against the long reference (or, where it stands in for one, at
+    every shorter budget against the best conventional policy's longest budget: :func:`long_reference`)."""
     final = finals(rows, cell)
     out = []
 
@@ -100,12 +116,18 @@ def comparisons(rows: list[dict[str, Any]], cell: Cell) -> list[tuple[str, list[
             elif other != "one-cycle" and "one-cycle" in cell.policies:
                 out.append((f"{budget} ep: one-cycle − {other}",
                             pair(cell_runs(final, "one-cycle", budget), cell_runs(final, other, budget))))
-    ref = reference_policy(rows, cell)
-    if cell.reference and ref:
-        reference = cell_runs(final, ref, cell.reference)
+    long = long_reference(rows, cell)
+    if long:
+        ref, long_budget, stands_in = long
+        reference = cell_runs(final, ref, long_budget)
         for policy in cell.policies:
             for budget in cell.budgets:
-                out.append((f"{policy} {budget} ep − reference", pair(cell_runs(final, policy, budget), reference)))
+                if not stands_in:
+                    out.append((f"{policy} {budget} ep − reference",
+                                pair(cell_runs(final, policy, budget), reference)))
+                elif budget < long_budget:
+                    out.append((f"{policy} {budget} ep − {ref} {long_budget} ep",
+                                pair(cell_runs(final, policy, budget), reference)))
     return out
 
 
@@ -185,7 +207,8 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
                  cell.reference else "."), ""]
     final = finals(rows, cell)
     ref = reference_policy(rows, cell)
-    reference = cell_runs(final, ref, cell.reference) if ref and cell.reference else []
+    long = long_reference(rows, cell)
+    reference = cell_runs(final, long[0], long[1]) if long else []
     # accuracy against budget
     lines += ["### Test accuracy against budget", ""]
     header = ["policy"] + [f"{b} epochs" for b in cell.budgets]
@@ -197,6 +220,10 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
                       f"{max(cell.tune_budgets)} epochs) for {cell.reference} epochs: {describe(reference)}.", ""]
         else:
             lines += [f"Long reference ({cell.reference} epochs): not trained yet.", ""]
+    elif long and reference:
+        lines += [f"No separate long reference: `{long[0]}` (the best conventional policy on validation at "
+                  f"{max(cell.tune_budgets)} epochs) at the longest budget, {long[1]} epochs, stands in for it: "
+                  f"{describe(reference)}.", ""]
     if reference:
         target = statistics.mean(accuracy(r) for r in reference)
         lines += [f"### Epochs to reach the reference's mean ({target:.2f} %)", "",
