@@ -4,6 +4,7 @@ byte. The pages that are not a CSV's are listed with where they come from."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,23 @@ NOT_FROM_A_CSV = {
 
 def test_every_committed_page_is_rebuilt_here_or_says_where_it_comes_from() -> None:
     assert {p.name for p in RESULTS.glob("*.md")} == set(PAGES) | set(NOT_FROM_A_CSV)
+
+
+def _numbers(text: str) -> tuple[set[str], set[str]]:
+    """The paired differences (``mean [low, high]``) and the ``mean ± std`` cells of ``text``, minus signs and the
+    README's "points, 95 % CI" between a difference and its interval normalized away."""
+    text = text.replace("−", "-").replace(" points, 95 % CI", "")
+    diffs = set(re.findall(r"[+-]?\d+\.\d+ \[[+-]?\d+\.\d+, [+-]?\d+\.\d+\]", text))
+    means = set(re.findall(r"\d+\.\d+ ± \d+\.\d+", text))
+    return diffs, means
+
+
+def test_the_readmes_super_convergence_numbers_are_the_pages() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("**Super-convergence, tested**")
+    section = readme[start:readme.index("\n## ", start)]
+    diffs, means = _numbers(section)
+    page_diffs, page_means = _numbers((RESULTS / "superconvergence.md").read_text())
+    assert diffs and means, "the README's super-convergence sentences quote no interval or mean"
+    assert diffs <= page_diffs, f"README intervals not on the page: {sorted(diffs - page_diffs)}"
+    assert means <= page_means, f"README means not on the page: {sorted(means - page_means)}"
