@@ -4,6 +4,7 @@ named) and the study end to end at toy size, resumed and rebuilt."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 import json
@@ -177,6 +178,18 @@ def test_without_a_long_reference_the_conventional_policys_longest_budget_stands
     # a cell with one budget, or one that compares every arm with a baseline, has nothing to stand in
     assert plan_page.long_reference(rows, replace(cell, budgets=(2,))) is None
     assert plan_page.long_reference(rows, replace(cell, baseline="anneal")) is None
+
+
+def test_missing_runs_are_trained_longest_budget_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[tuple[str, int]]] = []
+    monkeypatch.setattr(plans, "train_rows", lambda todo, *a, **k: seen.append([(r["policy"], r["budget"])
+                                                                               for r in todo]))
+    wanted = plan_cells.runs(CELL, "final", "anneal", [1.0], [3, 24], [100]) + plan_cells.runs(
+        CELL, "final", "constant", [1.0], [48, 6], [100])
+    args = argparse.Namespace(csv=tmp_path / "none.csv", workers=1, quiet=True, work_dir=tmp_path,
+                              validation=500, limit=None)
+    plans.train_missing(wanted, CELL, args)
+    assert seen == [[("constant", 48), ("anneal", 24), ("constant", 6), ("anneal", 3)]]
 
 
 def test_a_policy_variant_follows_xd_and_a_baseline_cell_compares_every_arm_with_it() -> None:

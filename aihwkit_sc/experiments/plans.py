@@ -129,8 +129,10 @@ def to_job(meta: dict[str, Any], cell: Cell, args: argparse.Namespace) -> Job:
 
 
 def train_missing(wanted: list[dict[str, Any]], cell: Cell, args: argparse.Namespace) -> None:
-    """Train the runs of ``wanted`` without a row in the CSV, appending each run's row as it ends."""
-    todo = missing(wanted, {key(r) for r in read_rows(args.csv)}, key)
+    """Train the runs of ``wanted`` without a row in the CSV, appending each run's row as it ends. Longest budget
+    first (the plan's order among equals): the pool finishes soonest that way, and when compute runs out the runs
+    left over are short ones, not the long reference every comparison of its cell needs."""
+    todo = sorted(missing(wanted, {key(r) for r in read_rows(args.csv)}, key), key=lambda r: -r["budget"])
     if not todo:
         return
     print(f"{cell.name}: {len(todo)} of {len(wanted)} runs to train", file=sys.stderr)
