@@ -206,7 +206,6 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
               + (f"; the {cell.reference}-epoch reference uses the tuning at {max(cell.tune_budgets)}." if
                  cell.reference else "."), ""]
     final = finals(rows, cell)
-    ref = reference_policy(rows, cell)
     long = long_reference(rows, cell)
     reference = cell_runs(final, long[0], long[1]) if long else []
     # accuracy against budget
@@ -216,7 +215,7 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
     lines += [*markdown_table(header, body), ""]
     if cell.reference:
         if reference:
-            lines += [f"Long reference: `{ref}` (the best conventional policy on validation at "
+            lines += [f"Long reference: `{long[0] if long else ''}` (the best conventional policy on validation at "
                       f"{max(cell.tune_budgets)} epochs) for {cell.reference} epochs: {describe(reference)}.", ""]
         else:
             lines += [f"Long reference ({cell.reference} epochs): not trained yet.", ""]
