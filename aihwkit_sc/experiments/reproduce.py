@@ -49,11 +49,15 @@ def matched_row(row: table1.RowSpec) -> table1.RowSpec:
                                setting="step/range-test/" + "/".join(row.setting.split("/")[2:]))
 
 
+def matched_twins(selected: list[table1.RowSpec]) -> list[tuple[table1.RowSpec, table1.RowSpec]]:
+    """Each step row of ``selected`` with its matched-LR twin (:func:`matched_row`), in order."""
+    return [(row, matched_row(row)) for row in selected if row.schedule == "step"]
+
+
 def table_specs(rows: str | None, matched_step_lr: bool) -> list[table1.RowSpec]:
     """The Table 1 rows ``rows`` selects, and with ``matched_step_lr`` each step row's matched-LR twin after them."""
     selected = table1.select(table1.load_rows(), rows)
-    matched = [matched_row(r) for r in selected if r.schedule == "step"] if matched_step_lr else []
-    return selected + matched
+    return selected + ([twin for _, twin in matched_twins(selected)] if matched_step_lr else [])
 
 
 def device_list(devices: list[str] | None) -> list[str]:
@@ -93,14 +97,11 @@ def plan_table1(
     if matched_step_lr:
         found = matched_step_lrs(selected, device_names, out, dataset_override=dataset_override,
                                  batch_size=batch_size, limit=limit)
-        for row in selected:
-            if row.schedule != "step":
-                continue
-            matched = matched_row(row)
-            all_rows.append(matched)
+        for row, twin in matched_twins(selected):
+            all_rows.append(twin)
             for device in device_names:
                 lr = found[f"{row.id}|{device}"]
-                variant = dataclasses.replace(matched, lr=lr, schedule_options=row.schedule_options | {"lr": lr})
+                variant = dataclasses.replace(twin, lr=lr, schedule_options=row.schedule_options | {"lr": lr})
                 jobs += sweep.expand([variant], [device], seeds, out, **common)  # type: ignore[arg-type]
     return all_rows, device_names, jobs
 
