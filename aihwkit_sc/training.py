@@ -49,6 +49,10 @@ from aihwkit_sc.schedules.shaped import XdTracking
 
 CONFIG = "config.json"
 MAX_SEED = 2**63 - 1
+EVAL_BATCH = 100
+"""Samples per evaluation batch (test and validation). An analog convolution unfolds its whole batch (im2col) before
+the tile's forward pass, so evaluation memory grows with it: at 1000, analog VGG-8's evaluation on 32×32 images
+pushed two study workers past 24 GB of RAM (``benchmarks/test_bench_eval_memory.py`` measures the ratio)."""
 """The largest seed (torch's generators take a signed 64-bit seed); every one from 0 up works on CPU and CUDA."""
 
 
@@ -216,8 +220,8 @@ class Run:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True,
                                        generator=self.generator)
-        self.test_loader = DataLoader(self.test_set, batch_size=1000)
-        self.val_loader = DataLoader(self.val_set, batch_size=1000) if self.val_set is not None else None
+        self.test_loader = DataLoader(self.test_set, batch_size=EVAL_BATCH)
+        self.val_loader = DataLoader(self.val_set, batch_size=EVAL_BATCH) if self.val_set is not None else None
         # resolved once (by train(), or here); the zoo and the schedules take the object, not the name
         self.preset = (preset if preset is not None else presets.get(config.preset)).seeded(config.seed)
         if config.torch_device == "cpu":

@@ -277,3 +277,20 @@ def test_a_run_resolves_its_preset_name_once(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(presets, "get", counting)
     train(TrainConfig(preset="gv", schedule="constant", epochs=1, limit=32, batch_size=32), quiet=True)
     assert calls == ["gv"]
+
+
+def test_evaluation_runs_in_bounded_batches_with_the_same_result() -> None:
+    """Test and validation go through the model EVAL_BATCH samples at a time (an analog convolution unfolds its whole
+    batch, so a large one costs gigabytes on VGG-8); batching changes nothing in a digital model's loss or accuracy."""
+    from torch.utils.data import DataLoader
+
+    from aihwkit_sc.training import EVAL_BATCH, evaluate
+
+    run = Run(tiny(limit=None, validation=500))
+    assert run.test_loader.batch_size == run.val_loader.batch_size == EVAL_BATCH <= 128
+    assert len(run.test_set) > EVAL_BATCH  # so the test below spans several batches
+    batched = evaluate(run.model, run.test_loader)
+    whole = evaluate(run.model, DataLoader(run.test_set, batch_size=len(run.test_set)))
+    assert batched[1] == whole[1]
+    assert batched[0] == pytest.approx(whole[0], rel=1e-5)
+    assert 0.0 <= batched[1] <= 0.3  # an untrained LeNet-5 sits near chance
