@@ -664,3 +664,52 @@ def test_a_worker_run_gets_one_keyboard_interrupt_however_many_ctrl_c_arrive(mon
     executor._worker_sigint(signal.SIGINT, None)
     monkeypatch.setattr(executor, "_running", False)
     executor._worker_sigint(signal.SIGINT, None)  # between runs: nothing raised either
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_sweep_ends_it_with_one_line_and_the_same_command_finishes(tmp_path: Path) -> None:
+    """A pool worker killed by the system (the OOM killer sends SIGKILL) used to hang the sweep for ever: its
+    parent waited in ``Event.set`` for the dead worker's ``Event.wait``. Now the sweep ends at once with
+    ``WorkerDied``; runs that had finished keep their files, and the same call finishes the rest."""
+    import multiprocessing
+    import threading
+    import time
+
+    jobs = [executor.Job("r", "pytorch", s, TrainConfig(epochs=60, limit=1024, batch_size=64, seed=s),
+                         tmp_path / f"s{s}") for s in range(3)]
+    killed: list[int] = []
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = [p for p in multiprocessing.active_children() if "SpawnProcess" in p.name]
+            if len(workers) == 2 and any((j.out_dir / "checkpoint.pt").is_file() for j in jobs):
+                assert workers[0].pid is not None
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(workers[0].pid)
+                return
+            time.sleep(0.2)
+
+    ended = threading.Event()
+
+    def guard() -> None:  # a hung sweep fails this test (as an interrupted one) instead of hanging the suite
+        if not ended.wait(150):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
+    killer.start()
+    threading.Thread(target=guard, daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(executor.WorkerDied, match=r"a sweep worker died .*run the same command again"):
+            executor.execute(jobs, workers=2, quiet=True)
+    except executor.SweepInterrupted:
+        pytest.fail("the sweep hung after one of its workers was killed (the guard interrupted it)")
+    finally:
+        ended.set()
+    killer.join(5)
+    assert killed, "no worker was killed: the test did not inject its fault"
+    assert time.monotonic() - start < 140  # ended, not hung or waiting for the 60 epochs
+    assert not multiprocessing.active_children()  # the pool's workers are gone too
+    records = executor.execute(jobs, workers=1, quiet=True)
+    assert all(r is not None and r["summary"]["epochs_done"] == 60 for r in records)

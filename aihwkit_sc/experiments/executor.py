@@ -49,6 +49,11 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) stopped a sweep; every finished run is on disk and the same command continues it."""
 
 
+class WorkerDied(RuntimeError):
+    """A pool worker died mid-sweep (e.g. killed for memory); every finished run is on disk and the same command
+    continues the others from their checkpoints."""
+
+
 # In a pool worker (never in the process that runs the sweep): once a run was interrupted, take no further run.
 _in_worker = False
 _stopping = False
@@ -217,7 +222,13 @@ def run_local(
     spawned processes.
 
     The workers follow the parent: when it is interrupted they stop their runs (saved) and take no new one; when it
-    dies (even by ``kill -9``) they stop within a second or two and exit, so no orphan keeps training or idles.
+    dies (even by ``kill -9``) they stop within a second or two and exit, so no orphan keeps training or idles. A
+    worker that dies (the kernel's out-of-memory killer, ``kill -9``) ends the sweep with :class:`WorkerDied`: the
+    pool then stops the other workers too, and every run keeps its checkpoint of the last finished epoch.
+
+    The stop signal is a lock-free shared byte the workers poll, not a ``multiprocessing.Event``: an Event's
+    condition variable counts its sleepers, so a worker killed inside ``Event.wait`` left ``Event.set`` in the
+    parent waiting for it for ever (a sweep hung silently after a worker was OOM-killed).
     """
     if workers <= 1:
         for k, (config, out) in enumerate(args):
@@ -225,17 +236,23 @@ def run_local(
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")
-    stop = context.Event()
+    stop = context.RawValue("b", 0)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_follow_parent,
                                initargs=(os.getpid(), stop))
     try:
         futures = {pool.submit(run_job, config, out): k for k, (config, out) in enumerate(args)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BrokenProcessPool:
+            raise WorkerDied("a sweep worker died (killed by the system: out of memory? see `dmesg`); the finished "
+                             "runs are kept and the others resume from their last epoch: run the same command again, "
+                             "with fewer --workers if memory ran out") from None
     except BaseException:
-        stop.set()  # workers save and stop their runs, and take no new one
+        stop.value = 1  # workers save and stop their runs, and take no new one
         # more Ctrl-C (a terminal sends each to the workers too) must not cut this wait short: a parent gone before
         # its workers leaves them (and multiprocessing's resource tracker) orphaned; they are saving already
         with rundir.deferred_interrupts():
@@ -268,11 +285,8 @@ def _follow_parent(parent: int, stop: Any) -> None:
         global _stopping
         interrupted = False
         while True:
-            if interrupted:
-                time.sleep(1.0)
-                stopped = False
-            else:
-                stopped = stop.wait(1.0)
+            time.sleep(1.0)
+            stopped = bool(stop.value) and not interrupted
             parent_gone = os.getppid() != parent
             if (stopped or parent_gone) and not interrupted:
                 interrupted = _stopping = True
