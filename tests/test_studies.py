@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aihwkit_sc.experiments.executor import Job, execute
+from aihwkit_sc.experiments.executor import Job, WorkerDied, execute
 from aihwkit_sc.experiments.studies import (
     FINDINGS,
     StudyTable,
@@ -135,10 +135,22 @@ def test_a_study_command_keeps_finished_rows_on_ctrl_c_and_refuses_an_empty_csv(
     assert len(table.read()) == 1  # what finished stays
     assert written == [1] and "on the page (page of None)" in err  # and the page shows it
     written.clear()
+
+    def a_worker_dies() -> None:
+        table.append([{"device": "gv", "seed": 1, "accuracies": [0.8], "status": "complete"}])
+        raise WorkerDied("a sweep worker died (killed by the system: out of memory? see `dmesg`); run the same "
+                         "command again")
+
+    with pytest.raises(SystemExit) as died:
+        run_then_report(args, a_worker_dies, table.read, lambda rows: f"p.md with {len(rows)} runs")
+    err = capsys.readouterr().err
+    assert died.value.code == 1 and len(table.read()) == 2
+    assert err == ("error: a sweep worker died (killed by the system: out of memory? see `dmesg`); run the same "
+                   "command again (the page, from the finished runs: p.md with 2 runs)\n")
     report_only = parser.parse_args(["--report-only"])
     run_then_report(report_only, lambda: pytest.fail("trained"), table.read,
                     lambda rows: str(written.append(len(rows))))
-    assert written == [1] and "wrote None" in capsys.readouterr().err
+    assert written == [2] and "wrote None" in capsys.readouterr().err
     with pytest.raises(SystemExit, match=r"holds no runs; run without --report-only first"):
         run_then_report(parser.parse_args(["--report-only", "--csv", str(tmp_path / "none.csv")]), lambda: None,
                         StudyTable(tmp_path / "none.csv", FIELDS).read, lambda rows: "x")

@@ -223,8 +223,9 @@ def run_local(
 
     The workers follow the parent: when it is interrupted they stop their runs (saved) and take no new one; when it
     dies (even by ``kill -9``) they stop within a second or two and exit, so no orphan keeps training or idles. A
-    worker that dies (the kernel's out-of-memory killer, ``kill -9``) ends the sweep with :class:`WorkerDied`: the
-    pool then stops the other workers too, and every run keeps its checkpoint of the last finished epoch.
+    worker that dies (the kernel's out-of-memory killer, ``kill -9``) ends the sweep with :class:`WorkerDied` (a
+    study then rewrites its page from the finished rows): the pool stops the other workers too, and every run keeps
+    its checkpoint of the last finished epoch.
 
     The stop signal is a lock-free shared byte the workers poll, not a ``multiprocessing.Event``: an Event's
     condition variable counts its sleepers, so a worker killed inside ``Event.wait`` left ``Event.set`` in the

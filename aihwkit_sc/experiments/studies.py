@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aihwkit_sc.experiments.executor import Job, execute
+from aihwkit_sc.experiments.executor import Job, WorkerDied, execute
 
 T = TypeVar("T")
 
@@ -139,9 +139,9 @@ def add_study_options(parser: argparse.ArgumentParser, *, csv: Path, out: Path) 
 
 def run_then_report(args: argparse.Namespace, run_missing: Callable[[], None],
                     rows: Callable[[], list[dict[str, Any]]], write: Callable[[list[dict[str, Any]]], str]) -> None:
-    """A study's command: train the missing runs (unless ``--report-only``; Ctrl-C or SIGTERM keeps the finished rows,
-    rewrites the page from them and says how to continue), then rewrite the page from the CSV alone (``write(rows)``
-    returns what it wrote)."""
+    """A study's command: train the missing runs (unless ``--report-only``; Ctrl-C or SIGTERM, or a worker killed by
+    the system, keeps the finished rows, rewrites the page from them and says how to continue), then rewrite the page
+    from the CSV alone (``write(rows)`` returns what it wrote)."""
     if not args.report_only:
         try:
             run_missing()
@@ -151,6 +151,11 @@ def run_then_report(args: argparse.Namespace, run_missing: Callable[[], None],
             print(f"interrupted: the finished runs are in the CSV{shown}; run the same command again to continue",
                   file=sys.stderr)
             raise SystemExit(130) from None
+        except WorkerDied as exc:  # the finished rows are in the CSV; the page is rewritten from them
+            so_far = rows()
+            shown = f" (the page, from the finished runs: {write(so_far)})" if so_far else ""
+            print(f"error: {exc}{shown}", file=sys.stderr)
+            raise SystemExit(1) from None
     table = rows()
     if not table:
         raise SystemExit(f"error: {args.csv} holds no runs; run without --report-only first")
