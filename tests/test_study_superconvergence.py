@@ -153,6 +153,17 @@ def test_the_page_pairs_by_seed_adjusts_across_the_page_and_names_what_did_not_r
     assert plan_page.budget_panels([r for r in rows if r["phase"] == "tune"], [cell]) == []  # no finals: no figure
 
 
+def test_the_tuning_table_names_diverged_and_collapsed_runs_beside_their_zero() -> None:
+    cell = plans.Cell("vgg8", "mnist-5k-32", "gokmen-vlasov", ("anneal",), (3,), 1, (3,), 2, (0.5, 1.0, 2.0))
+    rows = tuning({("anneal", 3): {0.5: [0.18, 0.20], 1.0: [0.21, None], 2.0: [None, None]}})
+    rows = [r | {"model": "vgg8", "dataset": "mnist-5k-32"} for r in rows]
+    rows += [row("anneal", "tune", 0.25, 3, seed, [0.1, 0.1, acc], "collapsed" if acc <= 0.15 else "complete",
+                 cell=cell) for seed, acc in ((0, 0.1), (1, 0.16))]  # the grid's extension below its best edge
+    page = plan_page.report(rows, [cell], "x.csv", study=sc.SUPERCONVERGENCE)
+    assert ("| anneal | ×0.25: 13.0 (1 collapsed), ×0.5: 19.0 ✓, ×1: 10.5 (1 diverged), ×2: 0.0 (2 diverged) |"
+            in page)
+
+
 def test_without_a_long_reference_the_conventional_policys_longest_budget_stands_in_for_it() -> None:
     cell = plans.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle", "anneal"), (2, 8), 2, (2,), 1, (0.5, 1.0, 2.0))
     rows = [row(p, "tune", s, 2, 0, [v], cell=cell) for p in cell.policies for s, v in ((0.5, .9), (1.0, .95),

@@ -76,6 +76,16 @@ def describe(rs: list[dict[str, Any]]) -> str:
     return text
 
 
+def tune_failures(rows: list[dict[str, Any]], cell: Cell, policy: str, budget: int, scale: float) -> str:
+    """" (1 diverged)"-style note for the tuning runs at ``scale`` that diverged or collapsed ("" for none): a
+    diverged run scores 0 on validation, which the page must not show as a measured accuracy."""
+    runs = [r for r in rows if (r["model"], r["device"], r["policy"], r["phase"], r["budget"], r["scale"])
+            == (cell.model, cell.device, policy, "tune", budget, scale)]
+    named = [f"{k} {status}" for status in ("diverged", "collapsed")
+             if (k := sum(r["status"] == status for r in runs))]
+    return f" ({', '.join(named)})" if named else ""
+
+
 def reach_epoch(r: dict[str, Any], target: float) -> int | None:
     """The first epoch whose test accuracy reaches ``target`` (points); None when none does."""
     return next((i + 1 for i, a in enumerate(r["accuracies"]) if 100 * a >= target), None)
@@ -197,7 +207,8 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
         for budget in cell.tune_budgets:
             scores = tune_scores(rows, cell, policy, budget)
             best = tuned(rows, cell, policy, budget)
-            row.append(", ".join(f"×{s:g}: {100 * statistics.mean(v):.1f}" + (" ✓" if s == best else "")
+            row.append(", ".join(f"×{s:g}: {100 * statistics.mean(v):.1f}"
+                                 + tune_failures(rows, cell, policy, budget, s) + (" ✓" if s == best else "")
                                  for s, v in sorted(scores.items())) or "–")
         body.append(row)
     lines += [*markdown_table(header, body), ""]
