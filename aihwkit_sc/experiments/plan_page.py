@@ -68,12 +68,12 @@ def describe(rs: list[dict[str, Any]]) -> str:
     """mean ± std (n), with diverged and collapsed runs named."""
     if not rs:
         return "–"
-    text = f"{mean_std([accuracy(r) for r in rs])} (n={len(rs)})"
-    for status in ("diverged", "collapsed"):
-        k = sum(r["status"] == status for r in rs)
-        if k:
-            text += f", {k} {status}"
-    return text
+    return f"{mean_std([accuracy(r) for r in rs])} (n={len(rs)})" + "".join(f", {n}" for n in failures(rs))
+
+
+def failures(rs: list[dict[str, Any]]) -> list[str]:
+    """"1 diverged", "2 collapsed": the runs of ``rs`` that did not train normally, by status."""
+    return [f"{k} {status}" for status in ("diverged", "collapsed") if (k := sum(r["status"] == status for r in rs))]
 
 
 def tune_failures(rows: list[dict[str, Any]], cell: Cell, policy: str, budget: int, scale: float) -> str:
@@ -81,8 +81,7 @@ def tune_failures(rows: list[dict[str, Any]], cell: Cell, policy: str, budget: i
     diverged run scores 0 on validation, which the page must not show as a measured accuracy."""
     runs = [r for r in rows if (r["model"], r["device"], r["policy"], r["phase"], r["budget"], r["scale"])
             == (cell.model, cell.device, policy, "tune", budget, scale)]
-    named = [f"{k} {status}" for status in ("diverged", "collapsed")
-             if (k := sum(r["status"] == status for r in runs))]
+    named = failures(runs)
     return f" ({', '.join(named)})" if named else ""
 
 
