@@ -22,6 +22,7 @@ from aihwkit_sc.devices import pulsed_devices
 from aihwkit_sc.plugins import registry
 
 NO_C2C_SUFFIX = ":no-c2c"
+OMEGA_MODIFIER = "omega="  # NAME:omega=0.6 maps each tile's weights so their largest |w| is 0.6 (aihwkit's mapping)
 # Device fields that are cycle-to-cycle (per-pulse) variation in aihwkit 1.2.0's pulsed devices. ExpStepDevice's
 # dw_min_std_add / dw_min_std_slope only scale dw_min_std, so zeroing dw_min_std removes that noise too.
 # Device-to-device fields (*_dtod, reference_std) are sampled once per tile and are kept.
@@ -54,6 +55,10 @@ class Preset:
         seed: fixes aihwkit's device-to-device draws (``construction_seed = 1 + seed``; aihwkit's 0 means the
             clock); ``None`` leaves the configuration's own. A run resolves its preset once, as
             ``presets.get(name).seeded(seed)``, and hands that object on.
+        omega: aihwkit's ``mapping.weight_scaling_omega``: each tile stores its weights scaled so the largest
+            ``|w|`` is ``omega`` (a digital output scale undoes it), using the device's conductance range instead of
+            the few states a small initial weight spans; ``None`` keeps the configuration's own (0, no scaling, in
+            aihwkit's training presets). aihwkit's VGG-8 example trains Gokmen-Vlasov with 0.6.
     """
 
     name: str
@@ -63,6 +68,7 @@ class Preset:
     cycle_to_cycle: bool = True
     plugin: str = "?"
     seed: int | None = None
+    omega: float | None = None
     _kind: list[str] = field(default_factory=list, repr=False, compare=False)  # memo for `kind`
 
     @property
@@ -86,6 +92,8 @@ class Preset:
         if not is_dataclass(config) or not hasattr(config, "device"):
             raise PresetBuildError(f"{failed}: it returned {type(config).__name__}, not an aihwkit RPU configuration")
         config = config if self.cycle_to_cycle else remove_cycle_to_cycle(config)
+        if self.omega is not None:
+            config = with_weight_scaling(config, self.omega, self.name)
         if self.seed is not None:
             for device in [*pulsed_devices(config), config.device]:
                 if hasattr(device, "construction_seed"):
@@ -115,10 +123,34 @@ class Preset:
         if not self.cycle_to_cycle:
             return self
         return Preset(self.name + NO_C2C_SUFFIX, self.factory, self.description + " (no cycle-to-cycle variation)",
-                      (), False, self.plugin, self.seed)
+                      (), False, self.plugin, self.seed, self.omega)
+
+    def with_omega(self, omega: float) -> Preset:
+        """This preset with its tiles' weights mapped so the largest ``|w|`` is ``omega`` (see ``omega``)."""
+        if self.digital:
+            raise ValueError(f"preset {self.name!r} is digital: '{OMEGA_MODIFIER}' maps analog tiles' weights; "
+                             "use it on an analog preset such as 'gokmen-vlasov:omega=0.6'")
+        if not (math.isfinite(omega) and omega > 0):
+            raise ValueError(f"preset {self.name!r}: omega must be a positive number (the largest |w| a tile stores, "
+                             f"e.g. 0.6), got {omega!r}")
+        with_weight_scaling(self.rpu_config(), omega, self.name)  # a configuration without a mapping fails here
+        return replace(self, name=f"{self.name}:{OMEGA_MODIFIER}{omega:g}",
+                       description=f"{self.description} (weights mapped to |w| <= {omega:g})", aliases=(),
+                       omega=omega, _kind=[])
 
 
 # -- aihwkit configuration helpers -----------------------------------------------------------------------------
+def with_weight_scaling(config: Any, omega: float, name: str) -> Any:
+    """A deep copy of ``config`` with ``mapping.weight_scaling_omega = omega``; a one-line error when the
+    configuration has no weight mapping."""
+    if not hasattr(config, "mapping") or not hasattr(config.mapping, "weight_scaling_omega"):
+        raise ValueError(f"preset {name!r} ({type(config).__name__}) has no weight mapping: '{OMEGA_MODIFIER}' "
+                         "applies to configurations with aihwkit's MappingParameter, such as 'gokmen-vlasov'")
+    config = copy.deepcopy(config)
+    config.mapping.weight_scaling_omega = float(omega)
+    return config
+
+
 def remove_cycle_to_cycle(config: Any) -> Any:
     """A deep copy of ``config`` with every pulsed device's cycle-to-cycle fields set to 0."""
     config = copy.deepcopy(config)
@@ -190,16 +222,32 @@ def as_preset(name: str, obj: Any, *, aliases: Iterable[str] = (), description: 
 
 # -- public API ------------------------------------------------------------------------------------------------
 def get(name: str) -> Preset:
-    """The preset named ``name`` (or an alias); ``NAME:no-c2c`` gives its cycle-to-cycle-free variant."""
+    """The preset named ``name`` (or an alias), with modifiers: ``NAME:no-c2c`` is its cycle-to-cycle-free variant,
+    ``NAME:omega=0.6`` maps its tiles' weights so the largest ``|w|`` is 0.6 (both: ``NAME:no-c2c:omega=0.6``)."""
     if isinstance(name, Preset):
         return name
-    base, _, modifier = name.partition(":")
-    if modifier and ":" + modifier != NO_C2C_SUFFIX:
-        raise ValueError(f"unknown preset modifier {':' + modifier!r} in {name!r}: the only one is '{NO_C2C_SUFFIX}'")
+    base, *modifiers = name.split(":")
+    omega: float | None = None
+    no_c2c = False
+    for modifier in modifiers:
+        if ":" + modifier == NO_C2C_SUFFIX and not no_c2c:
+            no_c2c = True
+        elif modifier.startswith(OMEGA_MODIFIER) and omega is None:
+            value = modifier[len(OMEGA_MODIFIER):]
+            try:
+                omega = float(value)
+            except ValueError:
+                raise ValueError(f"preset {name!r}: omega must be a number (the largest |w| a tile stores, e.g. "
+                                 f"':omega=0.6'), got {value!r}") from None
+        else:
+            raise ValueError(f"unknown or repeated preset modifier {':' + modifier!r} in {name!r}: the modifiers are "
+                             f"'{NO_C2C_SUFFIX}' and ':{OMEGA_MODIFIER}<number>', each at most once")
     entry = registry("preset").entry(base)
     preset = as_preset(entry.name, entry.obj, aliases=entry.aliases, description=entry.description,
                        plugin=entry.plugin)
-    return preset.without_cycle_to_cycle() if modifier else preset
+    if no_c2c:
+        preset = preset.without_cycle_to_cycle()
+    return preset.with_omega(omega) if omega is not None else preset
 
 
 def names(include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> list[str]:

@@ -39,7 +39,7 @@ import torch
 from torch.optim import Optimizer
 
 from aihwkit_sc.devices import device_unit, row_max
-from aihwkit_sc.schedules.analog import contexts, is_analog_group
+from aihwkit_sc.schedules.analog import contexts, is_analog_group, update_pairs
 
 
 class PulseCounter:
@@ -63,7 +63,7 @@ class PulseCounter:
             for ctx in contexts(group):
                 if not ctx.has_gradient():
                     continue
-                stats = _estimate(ctx.analog_tile, lr, ctx.analog_input, ctx.analog_grad_output)
+                stats = _estimate(ctx.analog_tile, lr, update_pairs(ctx))
                 self.total += stats[3]
                 for i, value in enumerate(stats):
                     sums[i] += value
@@ -85,7 +85,7 @@ class PulseCounter:
         return out
 
 
-def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[torch.Tensor]
+def _estimate(tile: Any, lr: float, pairs: list[tuple[torch.Tensor, torch.Tensor]]
               ) -> tuple[float, float, float, float, float]:
     """(update rows, Σ bit length, rows capped, coincidence pulses, Σ peak pulses) of one tile's pending update."""
     unit = device_unit(tile.rpu_config)
@@ -93,7 +93,7 @@ def _estimate(tile: Any, lr: float, inputs: list[torch.Tensor], errors: list[tor
         return 0.0, 0.0, 0.0, 0.0, 0.0
     sums = [0.0, 0.0, 0.0, 0.0, 0.0]
     with torch.no_grad():
-        for x, d in zip(inputs, errors, strict=True):
+        for x, d in pairs:
             bl, capped, pulses, peak = update_rows(x, d, lr, unit[0], tile.rpu_config.update, peak=True)
             for i, value in enumerate((pulses.numel(), float(bl.sum()), float(capped.sum()), float(pulses.sum()),
                                        float(peak.sum()))):

@@ -51,7 +51,8 @@ PLAN = (
     Cell("lenet5", "mnist-5k", "pytorch", POLICIES, (3, 6, 12, 24), 6, (3, 24), 2, DIGITAL_GRID, 48),
     Cell("lenet5", "mnist-5k", "semi-ideal", POLICIES, (3, 6, 12, 24), 6, (3, 24), 2, LENET_GRID, 48),
     Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle", "anneal"), (3, 12), 3, (3,), 1, DIGITAL_GRID),
-    Cell("vgg8", "mnist-5k-32", "gokmen-vlasov", ("one-cycle", "anneal"), (3, 12), 3, (3,), 1, (0.5, 1.0, 2.0)),
+    Cell("vgg8", "mnist-5k-32", "gokmen-vlasov:omega=0.6", ("one-cycle", "anneal"), (3, 12), 3, (3,), 1,
+         (0.5, 1.0, 2.0)),
 )
 """The study, in the order it is trained (whole cells first; the cheap digital control before the slower analog
 ones)."""

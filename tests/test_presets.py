@@ -134,8 +134,46 @@ def test_no_c2c_errors() -> None:
         presets.get("pytorch:no-c2c")
     with pytest.raises(ValueError, match="has no pulsed devices"):
         presets.get("standard-hwa-training:no-c2c")
-    with pytest.raises(ValueError, match="unknown preset modifier ':ideal'"):
+    with pytest.raises(ValueError, match="unknown or repeated preset modifier ':ideal' in 'gv:ideal': the modifiers"):
         presets.get("gv:ideal")
+
+
+def test_omega_maps_weights_onto_the_conductance_range() -> None:
+    """``NAME:omega=X`` sets aihwkit's ``weight_scaling_omega``: a tile stores its weights scaled so the largest
+    ``|w|`` is X, and the layer's digital weights are unchanged."""
+    from aihwkit.nn import AnalogLinear
+
+    preset = presets.get("gv:omega=0.60")
+    assert preset.name == "gokmen-vlasov:omega=0.6"  # canonical: a run's key does not depend on the spelling
+    assert preset.rpu_config().mapping.weight_scaling_omega == 0.6
+    assert presets.get("gokmen-vlasov").rpu_config().mapping.weight_scaling_omega == 0.0  # aihwkit's own: unscaled
+    assert preset.seeded(3).rpu_config().device.construction_seed == 4  # the seed still reaches the devices
+    both = presets.get("gv:no-c2c:omega=0.6").rpu_config()
+    assert both == replace_mapping(presets.get("semi-ideal").rpu_config(), 0.6)
+    weights = torch.tensor([[0.05, -0.02], [0.01, 0.0]])
+    layer = AnalogLinear(2, 2, bias=False, rpu_config=preset.rpu_config())
+    tile = next(iter(layer.analog_tiles()))
+    tile.set_weights(weights)
+    assert float(tile.tile.get_weights().abs().max()) == pytest.approx(0.6)  # stored on the conductance range
+    assert torch.allclose(tile.get_weights()[0], weights, atol=1e-6)  # read back as the digital weights
+
+
+def replace_mapping(config: object, omega: float) -> object:
+    config.mapping.weight_scaling_omega = omega  # type: ignore[attr-defined]
+    return config
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("pytorch:omega=0.6", "preset 'pytorch' is digital: 'omega=' maps analog tiles' weights"),
+    ("gv:omega=big", "preset 'gv:omega=big': omega must be a number .* got 'big'"),
+    ("gv:omega=0", "preset 'gokmen-vlasov': omega must be a positive number .* got 0.0"),
+    ("gv:omega=nan", "omega must be a positive number"),
+    ("gv:omega=0.6:omega=0.3", "unknown or repeated preset modifier ':omega=0.3'"),
+    ("gv:no-c2c:no-c2c", "unknown or repeated preset modifier ':no-c2c'"),
+])
+def test_omega_errors(name: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        presets.get(name)
 
 
 def test_unknown_preset_suggests() -> None:

@@ -198,3 +198,41 @@ def test_peak_pulses_fall_below_one_pulse_where_the_bit_length_stays_at_one() ->
     assert bl.tolist() == [1.0, 3.0, 31.0] and capped.tolist() == [False, False, True]
     assert peak.tolist() == pytest.approx([0.25, 3.0, 31.0])
     assert len(update_rows(x, d, DW_MIN, DW_MIN, update)) == 3  # without peak: what callers unpack
+
+
+def test_counts_follow_the_mapped_error_of_a_weight_scaled_tile() -> None:
+    """With ``mapping.weight_scaling_omega`` aihwkit stores ``w/α`` and updates with ``d/α``: the counter and the
+    measured ``x·d`` follow the error the tile's update takes, so the count equals the conductance change in dw_min."""
+    from aihwkit.simulator.configs import MappingParameter
+
+    from aihwkit_sc.schedules.xd import measure_xd_product
+
+    model, optimizer, tile = _model("DeterministicImplicit", desired_bl=64)
+    tile.rpu_config.mapping = MappingParameter(weight_scaling_omega=0.5)
+    model, optimizer, tile = _rebuilt(model, tile.rpu_config)
+    tile.set_weights(torch.tensor([[0.1, -0.05, 0.0], [0.02, 0.0, 0.04]]))
+    alpha = float(tile.get_mapping_scales().max())
+    assert alpha == pytest.approx(0.1 / 0.5)  # largest |w| 0.1 stored as 0.5
+    x, d = torch.tensor([X]), torch.tensor([[0.25, -0.5]])
+    xd = measure_xd_product(model, optimizer, x, torch.zeros(1, dtype=torch.long),
+                            loss_fn=lambda out, _: out.mul(d).sum())
+    assert xd == [pytest.approx(float(x.abs().max()) * 0.5 / alpha)]
+    for group in optimizer.param_groups:
+        group["lr"] = 4 * DW_MIN
+    model(x).mul(d).sum().backward()
+    counter = PulseCounter()
+    counter.observe(optimizer)
+    before = tile.tile.get_weights().clone()  # the conductances (w/α), in the simulator's units
+    optimizer.step()
+    assert float((tile.tile.get_weights() - before).abs().sum() / DW_MIN) == pytest.approx(counter.total)
+    assert counter.total > 0
+
+
+def _rebuilt(model: Any, config: Any) -> tuple[Any, Any, Any]:
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.optim import AnalogSGD
+
+    model = AnalogLinear(3, 2, bias=False, rpu_config=config)
+    optimizer = AnalogSGD(model.parameters(), lr=0.1)
+    optimizer.regroup_param_groups(model)
+    return model, optimizer, next(iter(model.analog_tiles()))

@@ -33,6 +33,30 @@ def contexts(group: dict[str, Any]) -> list[Any]:
     return [p for p in group["params"] if isinstance(p, ctx_class)]
 
 
+def update_pairs(ctx: Any) -> list[tuple[Any, Any]]:
+    """The pending update's ``(x, d)`` pairs of one tile as its pulsed update takes them.
+
+    aihwkit's ``pre_update`` divides ``d`` by the tile's mapping scales when its configuration maps weights onto
+    conductances (``mapping.weight_scaling_omega > 0``; the ``:omega=`` preset modifier), so a tile whose weights
+    are scaled up by ``1/α`` fires pulses for ``d/α``. The tile's LR is the group's times ``mapping_lr_scale``
+    (1 unless ``weight_scaling_lr_compensation``), folded into ``d`` here so that ``lr·x·d`` stays the group's LR
+    times what sets the pulses. Without a mapping these are the stored tensors themselves.
+    """
+    tile = ctx.analog_tile
+    pre = getattr(tile, "pre_update", None)
+    pairs = list(zip(ctx.analog_input, ctx.analog_grad_output, strict=True))
+    if pre is None or (getattr(tile, "mapping_scales", None) is None and getattr(tile, "input_range", None) is None):
+        return pairs
+    lr_scale = float(getattr(tile, "mapping_lr_scale", 1.0))
+    out = []
+    for x, d in pairs:
+        x_dim = 0 if getattr(tile, "in_trans", False) else x.dim() - 1
+        d_dim = 0 if getattr(tile, "out_trans", False) else d.dim() - 1
+        x_up, d_up = pre(x, x_dim, d, d_dim)
+        out.append((x_up, d_up * lr_scale))
+    return out
+
+
 def trains_through_torch(ctx: Any) -> bool:
     """True for tiles whose weights torch's optimizer updates (hardware-aware inference tiles)."""
     from aihwkit.simulator.configs import InferenceRPUConfig, TorchInferenceRPUConfig

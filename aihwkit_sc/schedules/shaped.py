@@ -90,7 +90,7 @@ class XdTracking:
         for old, group in zip(self.xd_current, (g for g in self.optimizer.param_groups if analog.is_analog_group(g)),
                               strict=True):
             rows = [xd_rows(x, d) for ctx in analog.contexts(group) if ctx.has_gradient()
-                    for x, d in zip(ctx.analog_input, ctx.analog_grad_output, strict=True)]
+                    for x, d in analog.update_pairs(ctx)]
             batch = float(torch.cat([r.reshape(-1) for r in rows]).median()) if rows else 0.0
             fresh.append((1 - XD_EMA) * old + XD_EMA * batch if batch > 0 else old)
         self.refresh_xd(fresh)

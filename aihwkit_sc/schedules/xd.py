@@ -9,7 +9,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from aihwkit_sc.devices import xd_rows
-from aihwkit_sc.schedules.analog import contexts, is_analog_group
+from aihwkit_sc.schedules.analog import contexts, is_analog_group, update_pairs
 
 
 def measure_xd_product(
@@ -32,7 +32,7 @@ def measure_xd_product(
             continue
         values = []
         for ctx in contexts(group):
-            for x, d in zip(ctx.analog_input, ctx.analog_grad_output, strict=True):
+            for x, d in update_pairs(ctx):
                 values.append(xd_rows(x, d).median())
             ctx.reset()
         products.append(float(torch.stack(values).median()) if values else 1.0)
