@@ -19,6 +19,7 @@ BENCHMARKS = ROOT / "benchmarks"
 PAGES = {  # page: (script, its CSV options)
     "ablation.md": ("study_ablation.py", {"--csv": "ablation.csv", "--telemetry-csv": "ablation-telemetry.csv"}),
     "aihwkit-builds.md": ("study_builds.py", {"--csv": "aihwkit-builds.csv"}),
+    "backward-signal.md": ("study_backward_signal.py", {"--csv": "backward-signal.csv"}),
     "batched-fidelity.md": ("study_batched.py", {"--csv": "batched-fidelity.csv"}),
     "superconvergence.md": ("study_superconvergence.py", {"--csv": "superconvergence.csv"}),
     "pulse-pick.md": ("study_pulse_pick.py", {"--csv": "pulse-pick.csv", "--ablation-csv": "ablation.csv"}),

@@ -52,7 +52,7 @@ def test_list_shows_the_built_in_studies_and_a_plugins(toy: ToyStudy, fresh_host
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert set(rows) == {"ablation", "builds", "batched", "superconvergence", "pulse-pick", "xd-refresh", "table1",
-                         "toy"}
+                         "backward-signal", "toy"}
     assert rows["ablation"]["plugin"] == "aihwkit_sc.default_plugins.studies"  # built-ins: the same hook
     assert rows["toy"] == {"name": "toy", "aliases": [], "plugin": "toy-plugin", "description": "a toy study"}
 

@@ -31,6 +31,8 @@ STUDIES = {
                "poster's numbers, plus the step rows at the range test's LR (docs/results/table1-mnist5k.md)."),
     "batched": ("study_batched.py", "Batched against looped forward/backward of pulsed tiles: paired-seed training "
                 "(docs/results/batched-fidelity.md)."),
+    "backward-signal": ("study_backward_signal.py", "How much of the error signal survives an analog backward "
+                        "pass, per layer, with and without weight mapping (docs/results/backward-signal.md)."),
 }
 
 
