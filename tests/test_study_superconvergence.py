@@ -333,3 +333,33 @@ def test_xd_refresh_study_end_to_end(tmp_path: Path) -> None:
     assert page.startswith("# A device LR that follows x·d") and "2 ep: anneal+xd-step − anneal" in page
     assert "- `lenet5/semi-ideal`: not started." in page
     assert "](x-pulses.png)" in page and (tmp_path / "x-pulses.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_withdrawn_cell_keeps_its_rows_and_reason_but_leaves_the_family_the_figures_and_the_training(
+        tmp_path: Path) -> None:
+    kept = plans.Cell("vgg8", "mnist-5k-32", "pytorch", ("one-cycle", "anneal"), (2, 8), 2, (2,), 1, (0.5, 1.0, 2.0))
+    gone = replace(kept, device="gokmen-vlasov", withdrawn="Its backward pass carried no signal.")
+    rows = []
+    for cell in (kept, gone):
+        rows += [row(p, "tune", s, 2, 0, [v], cell=cell) for p in cell.policies for s, v in ((0.5, .9), (1.0, .95),
+                                                                                              (2.0, .9))]
+        rows += [row(p, "final", 1.0, b, 100 + i, [0.9] * (b - 1) + [acc], tuned_at=2, cell=cell)
+                 for p in cell.policies for b in (2, 8) for i, acc in enumerate((.95, .97))]
+    rows = rows[:-1]  # the withdrawn cell lacks one final: not listed as missing
+    both = plan_page.report(rows, [kept, gone], "x.csv", study=sc.SUPERCONVERGENCE)
+    alone = plan_page.report([r for r in rows if r["device"] == "pytorch"], [kept], "x.csv",
+                             study=sc.SUPERCONVERGENCE)
+    assert "## VGG-8 on `gokmen-vlasov`" in both and "**Withdrawn:** Its backward pass carried no signal. " in both
+    gone_part = both[both.index("## VGG-8 on `gokmen-vlasov`"):]
+    assert "| one-cycle | 96.00 ± 1.41 (n=2) | 96.00 ± 1.41 (n=2) |" in gone_part  # its rows are shown
+    # its comparisons are not in the family: the kept cell's Holm p-values are those it has alone
+    kept_part = both[both.index("## VGG-8 on `pytorch`"):both.index("## VGG-8 on `gokmen-vlasov`")]
+    assert kept_part in alone
+    assert "None: every run of the plan has a row." in both
+    assert [panel[0] for panel in plan_page.budget_panels(rows, [kept])] == ["VGG-8, pytorch"]
+    # nothing more is trained for it: named, it is a one-line error; the whole plan skips it
+    args = argparse.Namespace(cells=[gone.name], policies=None, budgets=None, tune_budgets=None, seeds=None,
+                              tune_seeds=None, grid=None, reference=None)
+    with pytest.raises(SystemExit, match=r"cell 'vgg8/gokmen-vlasov' is withdrawn \(Its backward pass carried no "
+                                         r"signal.\); its rows stay on the page"):
+        plans.select(args, (kept, gone))

@@ -41,6 +41,10 @@ class Cell:
     baseline: str | None = None
     """The policy every other one is compared with at each budget (``other − baseline``); ``None``: one-cycle
     against every other policy (``one-cycle − other``)."""
+    withdrawn: str | None = None
+    """Why the cell was stopped (one sentence), or ``None``. A withdrawn cell keeps its rows and its section on the
+    page, with the reason; nothing more is trained for it, and its comparisons stay out of the page's Holm family,
+    its figures and its missing cells."""
 
     @property
     def name(self) -> str:

@@ -159,7 +159,8 @@ def report(rows: list[dict[str, Any]], cells: list[Cell], csv_name: str, validat
     lines += [f"Builds recorded in the rows: {', '.join(f'`{b}`' for b in builds)}.", ""]
     family: list[tuple[Cell, str, list[float]]] = []
     for cell in cells:
-        family += [(cell, label, d) for label, d in comparisons(rows, cell) if len(d) >= 2]
+        if not cell.withdrawn:
+            family += [(cell, label, d) for label, d in comparisons(rows, cell) if len(d) >= 2]
     raw = [paired_p_value(d) or 1.0 for _, _, d in family]
     adjusted = dict(zip((id(f) for f in family), holm(raw), strict=True)) if family else {}
     raw_of = dict(zip((id(f) for f in family), raw, strict=True))
@@ -167,12 +168,13 @@ def report(rows: list[dict[str, Any]], cells: list[Cell], csv_name: str, validat
     for cell in cells:
         if any(key(r)[:2] == (cell.model, cell.device) for r in rows):
             lines += section(rows, cell, family, raw_of, adjusted, missing_lines)
-        else:
+        elif not cell.withdrawn:
             missing_lines.append(f"- `{cell.name}`: not started. `--cells {cell.name}` trains this cell alone.")
-    if any(finals(rows, c) for c in cells):  # plot() draws the cells with finals next to the page
+    active = [c for c in cells if not c.withdrawn]
+    if any(finals(rows, c) for c in active):  # plot() draws the cells with finals next to the page
         image = figure or study.out.stem + ".png"
         lines += [f"![Test accuracy against budget, mean with 95 % interval, per cell]({image})", ""]
-    if any(r["bit_length"] for c in cells for r in finals(rows, c)):  # plot_pulses() draws it
+    if any(r["bit_length"] for c in active for r in finals(rows, c)):  # plot_pulses() draws it
         image = pulses_figure(Path(figure or study.out.stem + ".png")).name
         lines += [f"![Pulses per cross-point per epoch and analog layer, at each cell's longest final budget: the "
                   f"pulses at a row's most-pulsed cross-point, or the mean bit length for rows recorded before that "
@@ -190,9 +192,12 @@ def section(rows: list[dict[str, Any]], cell: Cell, family: list[tuple[Cell, str
             raw_of: dict[int, float], adjusted: dict[int, float], missing_lines: list[str]) -> list[str]:
     title = f"{NETWORKS.get(cell.model, cell.model)} on `{cell.device}`"
     lines = [f"## {title}", "", f"Data: {DATASETS.get(cell.dataset, cell.dataset)}.", ""]
+    if cell.withdrawn:
+        lines += [f"**Withdrawn:** {cell.withdrawn} Its rows are kept below; nothing more is trained for it, and its "
+                  "comparisons are not in the page's family.", ""]
     want, waiting = wanted_runs(rows, cell)
     todo = missing(want, {key(r) for r in rows}, key)
-    if todo or waiting:
+    if (todo or waiting) and not cell.withdrawn:
         n_tune = sum(r["phase"] == "tune" for r in todo)
         missing_lines.append(f"- `{cell.name}`: {n_tune} tuning runs and {len(todo) - n_tune} final runs missing"
                              + (f"; waiting on tuning: {'; '.join(waiting)}" if waiting else "") + ". "

@@ -161,6 +161,10 @@ def select(args: argparse.Namespace, plan: tuple[Cell, ...]) -> list[Cell]:
     if unknown:
         raise SystemExit(f"error: unknown cell {unknown[0]!r}: choose from {', '.join(names)}")
     cells = [c for c in plan if not args.cells or c.name in args.cells]
+    withdrawn = [c for c in cells if c.withdrawn and args.cells]
+    if withdrawn:
+        raise SystemExit(f"error: cell {withdrawn[0].name!r} is withdrawn ({withdrawn[0].withdrawn}); its rows stay "
+                         f"on the page and nothing more is trained for it")
     given = (("policies", args.policies), ("budgets", args.budgets), ("tune_budgets", args.tune_budgets),
              ("seeds", args.seeds), ("tune_seeds", args.tune_seeds), ("grid", args.grid), ("reference", args.reference))
     overrides: dict[str, Any] = {k: v for k, v in given if v is not None}
@@ -195,7 +199,7 @@ def main(argv: list[str] | None, study: Study) -> None:
     cells = select(args, study.plan)
 
     def run_missing() -> None:
-        for cell in cells:
+        for cell in (c for c in cells if not c.withdrawn):
             try:
                 run_cell(cell, args)
             finally:  # the page follows the rows, whatever stops the cell
@@ -207,8 +211,9 @@ def main(argv: list[str] | None, study: Study) -> None:
         every = select(argparse.Namespace(**{**vars(args), "cells": None}), study.plan)  # the page: the whole plan
         write_page(args.out, report(rows, every, args.csv.name, args.validation, study=study,
                                            figure=args.out.with_suffix(".png").name), findings=True)
-        plot(rows, every, args.out)
-        plot_pulses(rows, every, args.out)
+        active = [c for c in every if not c.withdrawn]
+        plot(rows, active, args.out)
+        plot_pulses(rows, active, args.out)
         return str(args.out)
 
     run_then_report(args, run_missing, lambda: read_rows(args.csv), write_report_for)
