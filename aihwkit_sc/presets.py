@@ -319,6 +319,10 @@ def describe(name: str) -> dict[str, Any]:
     for attr in ("forward", "backward"):
         if hasattr(config, attr):
             info[attr] = _io_summary(getattr(config, attr))
+    mapping = getattr(config, "mapping", None)
+    if mapping is not None and hasattr(mapping, "weight_scaling_omega"):
+        # 0: weights stored as they are; > 0: each tile's largest |w| stored as omega (the `:omega=` modifier)
+        info["weight_scaling_omega"] = mapping.weight_scaling_omega
     update = getattr(config, "update", None)
     if update is not None:
         info["update"] = {

@@ -76,3 +76,12 @@ def test_the_readmes_super_convergence_numbers_are_the_pages() -> None:
     assert diffs and means, "the README's super-convergence sentences quote no interval or mean"
     assert diffs <= page_diffs, f"README intervals not on the page: {sorted(diffs - page_diffs)}"
     assert means <= page_means, f"README means not on the page: {sorted(means - page_means)}"
+
+
+def test_the_readmes_backward_signal_ranges_are_the_pages() -> None:
+    readme = (ROOT / "README.md").read_text().replace("−", "-")
+    page = (RESULTS / "backward-signal.md").read_text()
+    ranges = {f"from {a} to {b}" for a, b in re.findall(r"(-?\d\.\d\d) to (-?\d\.\d\d)", readme)}
+    assert len(ranges) >= 4, "the README quotes the backward-signal page's cosine ranges"
+    absent = sorted(r for r in ranges if r not in page)
+    assert not absent, f"README ranges not on the page: {absent}"

@@ -194,6 +194,8 @@ def test_describe_gokmen_vlasov() -> None:
     assert info["forward"]["inp_bits"] == 7.0 and info["forward"]["out_bits"] == 9.0
     assert info["forward"]["out_noise"] == 0.1 and info["forward"]["out_bound"] == 20.0
     assert info["update"]["desired_bl"] == 31 and info["update"]["update_management"] is True
+    assert info["weight_scaling_omega"] == 0.0  # aihwkit's preset stores weights unscaled
+    assert presets.describe("gv:omega=0.6")["weight_scaling_omega"] == 0.6
 
 
 def test_describe_semi_ideal_digital_and_transfer() -> None:
