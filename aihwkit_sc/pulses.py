@@ -109,6 +109,11 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
     pulses (expected values for stochastic pulse trains); with ``peak``, fourth, the pulses at the row's most-pulsed
     cross-point (its largest ``|x|`` and largest ``|d|``; with update management ``min(k, BL)``).
 
+    Stochastic pulse trains without discretization (the presets' default) take a row-reduction path: a row whose
+    largest probability is at most 1 fires ``scale·Σ|v|`` on that side, so only rows with a probability above 1
+    (the clipped d side in saturation) are read element by element. :func:`_dense_update_rows` computes the same
+    numbers element by element for every row and every pulse type.
+
     Args:
         x: inputs, last dimension the tile's input size (any leading dimensions are rows).
         d: errors, last dimension the tile's output size, as many rows as ``x``.
@@ -116,6 +121,48 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
         dw_min: the device's weight granularity.
         update: aihwkit ``UpdateParameters`` (``rpu_config.update``).
     """
+    pulse_type = str(getattr(update.pulse_type, "value", update.pulse_type))
+    stochastic = pulse_type not in ("None", "NoneWithDevice", "DeterministicImplicit", "MeanCount")
+    exact = float(update.res) <= 0 or bool(update.sto_round)
+    if not (stochastic and exact and lr != 0 and x.shape[-1] and d.shape[-1]):
+        return _dense_update_rows(x, d, lr, dw_min, update, peak=peak)
+    x, d = x.detach(), d.detach()
+    x_max = _row_reduce(x, math.inf)
+    d_max = _row_reduce(d, math.inf)
+    bl, scale_d, scale_x = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
+    capped = _capped(x_max, d_max, lr, dw_min, update)
+    top_x, top_d = (x_max * scale_x).clamp(0, 1), (d_max * scale_d).clamp(0, 1)
+    pulses = bl * _clipped_sum(x, x_max, scale_x) * _clipped_sum(d, d_max, scale_d)
+    return (bl, capped, pulses, bl * top_x * top_d) if peak else (bl, capped, pulses)
+
+
+def _row_reduce(v: torch.Tensor, order: float) -> torch.Tensor:
+    """Per row (all dimensions but the last flattened) ``max|v|`` (``order=inf``) or ``Σ|v|`` (``order=1``), float64,
+    in one pass over a tensor of any strides (no copy of ``v``)."""
+    return torch.linalg.vector_norm(v, ord=order, dim=-1).reshape(-1).double()
+
+
+def _clipped_sum(v: torch.Tensor, v_max: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Per row ``Σ_j min(1, scale·|v_j|)``: ``scale·Σ|v|`` where ``scale·max|v| <= 1``, element by element on the
+    other rows."""
+    out = _row_reduce(v, 1) * scale
+    over = (v_max * scale > 1).nonzero().squeeze(1)
+    if over.numel():
+        rows = v[torch.unravel_index(over, v.shape[:-1])] if v.dim() > 1 else v[None]
+        out[over] = (rows.abs().double() * scale[over, None]).clamp(max=1).sum(1)
+    return out
+
+
+def _capped(x_max: torch.Tensor, d_max: torch.Tensor, lr: float, dw_min: float, update: Any) -> torch.Tensor:
+    """Rows whose ``k = lr·max|x|·um_grad_scale·max|d| / dw_min`` exceeds ``desired_bl`` under update management."""
+    managed = bool(update.update_management) or bool(update.update_bl_management)
+    k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
+    return (k > int(update.desired_bl)) & managed
+
+
+def _dense_update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, update: Any, *,
+                       peak: bool = False) -> Any:
+    """:func:`update_rows` element by element on every row: any pulse type, discretized probabilities included."""
     xs = x.detach().reshape(-1, x.shape[-1]).abs().double()
     ds = d.detach().reshape(-1, d.shape[-1]).abs().double()
     x_max, d_max = row_max(xs), row_max(ds)
@@ -125,9 +172,7 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
         out = (zeros, torch.zeros_like(zeros, dtype=torch.bool), zeros.clone())
         return (*out, zeros.clone()) if peak else out
     bl, scale_d, scale_x = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
-    managed = bool(update.update_management) or bool(update.update_bl_management)
-    k = abs(lr) * x_max * float(update.um_grad_scale) * d_max / dw_min
-    capped = (k > int(update.desired_bl)) & managed
+    capped = _capped(x_max, d_max, lr, dw_min, update)
     bl_, scale_d, scale_x = bl[:, None], scale_d[:, None], scale_x[:, None]
     implicit = pulse_type == "DeterministicImplicit"
     p_x = _discretize(xs * scale_x, update.x_res_implicit if implicit else update.res, update.sto_round)

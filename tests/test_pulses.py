@@ -236,3 +236,25 @@ def _rebuilt(model: Any, config: Any) -> tuple[Any, Any, Any]:
     optimizer = AnalogSGD(model.parameters(), lr=0.1)
     optimizer.regroup_param_groups(model)
     return model, optimizer, next(iter(model.analog_tiles()))
+
+
+@pytest.mark.parametrize("lr", [1e-4, 0.01, 0.3, 5.0])
+def test_row_reduction_path_equals_the_element_by_element_rule(lr: float) -> None:
+    """The stochastic fast path (row sums, element by element only where a probability exceeds 1) gives the dense
+    rule's bit lengths, caps, pulses and peaks, on strided 3-D inputs with a silent row and clipped d sides."""
+    from aihwkit.simulator.presets import GokmenVlasovPreset
+
+    from aihwkit_sc.pulses import _dense_update_rows, update_rows
+
+    update = GokmenVlasovPreset().update
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 50, 30, generator=generator).transpose(0, 1)
+    d = torch.randn(8, 50, 20, generator=generator).transpose(0, 1) * 3 * torch.rand(50, 8, 1, generator=generator)
+    x[3, 2] = 0
+    fast = update_rows(x, d, lr, 0.001, update, peak=True)
+    dense = _dense_update_rows(x, d, lr, 0.001, update, peak=True)
+    assert torch.equal(fast[0], dense[0]) and torch.equal(fast[1], dense[1]) and torch.equal(fast[3], dense[3])
+    torch.testing.assert_close(fast[2], dense[2], rtol=1e-6, atol=0)
+    assert float(fast[2][3 * 8 + 2]) == 0.0  # the silent row fires nothing
+    if lr >= 0.3:  # saturation: most rows capped, their d sides clipped element by element
+        assert float(fast[1].double().mean()) > 0.9
