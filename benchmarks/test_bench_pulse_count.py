@@ -3,9 +3,9 @@
 The super-convergence study counts pulses in every final run (``count_pulses``). On CPU the count is an estimate of
 the pending update (:mod:`aihwkit_sc.pulses`); for stochastic pulse trains it reduces each update row to its largest
 and summed ``|x|`` and ``|d|``, reading element by element only the rows whose d side clips. Timed in the same run:
-one training step (forward, backward, pulsed update) of a batch of 64 digits padded to 32×32, the count of that
-batch's update, and the same count element by element on every row (``_dense_update_rows``, the rule as first
-written), which gives the same numbers.
+one training step (forward, backward, pulsed update) of a batch of 64 random 3×32×32 inputs (the study feeds
+digits padded to 32×32 and repeated to 3 channels), the count of that batch's update, and the same count element by
+element on every row (``_dense_update_rows``, the rule as first written), which gives the same numbers.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ PRESET = "gokmen-vlasov:omega=0.6"
 @pytest.fixture(scope="module")
 def vgg8_step() -> Any:
     torch.manual_seed(0)
-    model = build("vgg8", preset=PRESET, in_channels=1)
+    model = build("vgg8", preset=PRESET)
     optimizer = make_optimizer(model, lr=0.05, momentum=0.9)
-    x, y = torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,))
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 
     def backward() -> None:
         optimizer.zero_grad()
