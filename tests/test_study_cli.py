@@ -126,3 +126,12 @@ def test_a_plugins_plan_study_runs_through_the_cli(fresh_host: plugins.PluginHos
     assert finals == sorted((p, tuned[p], s) for p in ("constant", "anneal") for s in (100, 101))
     page = (tmp_path / "my.md").read_text()
     assert page.startswith("# My plan") and "| 1 ep: anneal − constant | 2 |" in page
+
+
+def test_the_plain_list_puts_every_description_in_one_column(toy: ToyStudy) -> None:
+    lines = CliRunner().invoke(main, ["study", "list"]).output.splitlines()
+    by_name = {line.split()[0]: line for line in lines}
+    assert {"superconvergence", "ablation", "toy"} <= set(by_name)
+    starts = {line.index(line.split(maxsplit=1)[1]) for line in lines}  # where each description begins
+    assert len(starts) == 1, lines
+    assert by_name["superconvergence"].startswith("superconvergence  Epochs each schedule needs")

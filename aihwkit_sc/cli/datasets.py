@@ -24,5 +24,6 @@ def list_(as_json: bool) -> None:
         click.echo(json.dumps({"root": str(default_root()), "datasets": rows}, indent=2))
         return
     click.echo(f"root: {default_root()} (set AIHWKIT_SC_DATA to change)")
+    width = max((len(r["name"]) for r in rows), default=0)  # descriptions in one column
     for r in rows:
-        click.echo(f"{r['name']:<10} {r['description']}")
+        click.echo(f"{r['name']:<{width}}  {r['description']}")

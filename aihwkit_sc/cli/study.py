@@ -23,8 +23,9 @@ def list_(as_json: bool) -> None:
         click.echo(json.dumps([{k: r[k] for k in ("name", "aliases", "plugin", "description")} for r in rows],
                               indent=2))
         return
+    width = max((len(r["name"]) for r in rows), default=0)  # descriptions in one column
     for r in rows:
-        click.echo(f"{r['name']:<10} {r['description']}")
+        click.echo(f"{r['name']:<{width}}  {r['description']}")
 
 
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
