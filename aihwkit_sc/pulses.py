@@ -127,8 +127,7 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
     if not (stochastic and exact and lr != 0 and x.shape[-1] and d.shape[-1]):
         return _dense_update_rows(x, d, lr, dw_min, update, peak=peak)
     x, d = x.detach(), d.detach()
-    x_max = _row_reduce(x, math.inf)
-    d_max = _row_reduce(d, math.inf)
+    x_max, d_max = row_max(x).double(), row_max(d).double()
     bl, scale_d, scale_x = pulse_trains(x_max, d_max, abs(lr), dw_min, update)
     capped = _capped(x_max, d_max, lr, dw_min, update)
     top_x, top_d = (x_max * scale_x).clamp(0, 1), (d_max * scale_d).clamp(0, 1)
@@ -136,16 +135,10 @@ def update_rows(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, upda
     return (bl, capped, pulses, bl * top_x * top_d) if peak else (bl, capped, pulses)
 
 
-def _row_reduce(v: torch.Tensor, order: float) -> torch.Tensor:
-    """Per row (all dimensions but the last flattened) ``max|v|`` (``order=inf``) or ``Σ|v|`` (``order=1``), float64,
-    in one pass over a tensor of any strides (no copy of ``v``)."""
-    return torch.linalg.vector_norm(v, ord=order, dim=-1).reshape(-1).double()
-
-
 def _clipped_sum(v: torch.Tensor, v_max: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Per row ``Σ_j min(1, scale·|v_j|)``: ``scale·Σ|v|`` where ``scale·max|v| <= 1``, element by element on the
     other rows."""
-    out = _row_reduce(v, 1) * scale
+    out = torch.linalg.vector_norm(v, ord=1, dim=-1).reshape(-1).double() * scale  # Σ|v| per row, no copy
     over = (v_max * scale > 1).nonzero().squeeze(1)
     if over.numel():
         rows = v[torch.unravel_index(over, v.shape[:-1])] if v.dim() > 1 else v[None]

@@ -16,7 +16,7 @@ def datasets() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
     """List datasets with their input size and where their files are looked for."""
-    from aihwkit_sc.cli._rows import registry_rows
+    from aihwkit_sc.cli._rows import named_lines, registry_rows
     from aihwkit_sc.data import default_root
 
     rows = registry_rows("dataset")
@@ -24,6 +24,5 @@ def list_(as_json: bool) -> None:
         click.echo(json.dumps({"root": str(default_root()), "datasets": rows}, indent=2))
         return
     click.echo(f"root: {default_root()} (set AIHWKIT_SC_DATA to change)")
-    width = max((len(r["name"]) for r in rows), default=0)  # descriptions in one column
-    for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['description']}")
+    for line in named_lines(rows, lambda r: r["description"]):
+        click.echo(line)

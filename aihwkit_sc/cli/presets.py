@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -27,16 +28,19 @@ def list_(include: tuple[str, ...], exclude: tuple[str, ...], kind: str | None, 
     description; the others are listed as usual.
     """
     from aihwkit_sc import presets as lib
+    from aihwkit_sc.cli._rows import named_lines
 
     rows = [lib.listing_row(p) for p in lib.all_presets(include or None, exclude or None)]
     rows = [r for r in rows if kind is None or r["kind"] == kind]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    width = max((len(r["name"]) for r in rows), default=4)
-    for r in rows:
+    def text(r: dict[str, Any]) -> str:
         aliases = f" ({', '.join(r['aliases'])})" if r["aliases"] else ""
-        click.echo(f"{r['name']:<{width}}  {r['kind']:<15}  {r.get('error') or r['description']}{aliases}")
+        return f"{r['kind']:<15}  {r.get('error') or r['description']}{aliases}"
+
+    for line in named_lines(rows, text):
+        click.echo(line)
 
 
 @presets.command("show")

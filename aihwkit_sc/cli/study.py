@@ -16,16 +16,15 @@ def study() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
     """List studies: name, plugin and description."""
-    from aihwkit_sc.cli._rows import registry_rows
+    from aihwkit_sc.cli._rows import named_lines, registry_rows
 
     rows = registry_rows("study")
     if as_json:
         click.echo(json.dumps([{k: r[k] for k in ("name", "aliases", "plugin", "description")} for r in rows],
                               indent=2))
         return
-    width = max((len(r["name"]) for r in rows), default=0)  # descriptions in one column
-    for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['description']}")
+    for line in named_lines(rows, lambda r: r["description"]):
+        click.echo(line)
 
 
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
